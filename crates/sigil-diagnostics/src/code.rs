@@ -116,6 +116,10 @@ codes! {
     ReferenceCycle = "S407", Error, "reference-cycle";
     /// A filter document that is malformed or names no rule.
     InvalidFilter = "S408", Error, "invalid-filter";
+    /// A filter names a rule that is not in the checked set.
+    UnknownFilterTarget = "S409", Warning, "unknown-filter-target";
+    /// A filter's log source does not cover a rule it names, so it is not applied to it.
+    FilterNotApplicable = "S410", Warning, "filter-not-applicable";
     /// A rule's fixture file is missing or malformed.
     InvalidFixture = "S501", Error, "invalid-fixture";
     /// A placeholder has no value at compile time.

@@ -8,7 +8,7 @@ mod code;
 mod render;
 
 pub use code::{Code, Severity};
-pub use render::{render_human, render_json, JsonDiagnostic};
+pub use render::{JsonDiagnostic, render_human, render_json};
 
 use serde::Serialize;
 use std::sync::Arc;
@@ -58,10 +58,20 @@ impl Span {
         if self.start.line != self.end.line {
             return Span::point(self.start);
         }
-        let col = |o: usize| self.start.col.saturating_add(o.min(u32::MAX as usize) as u32);
+        let col = |o: usize| {
+            self.start
+                .col
+                .saturating_add(o.min(u32::MAX as usize) as u32)
+        };
         Span {
-            start: Pos::new(self.start.line, col(from).min(self.end.col.max(self.start.col))),
-            end: Pos::new(self.start.line, col(to).min(self.end.col.max(self.start.col))),
+            start: Pos::new(
+                self.start.line,
+                col(from).min(self.end.col.max(self.start.col)),
+            ),
+            end: Pos::new(
+                self.start.line,
+                col(to).min(self.end.col.max(self.start.col)),
+            ),
         }
     }
 }
@@ -78,7 +88,10 @@ pub struct SourceFile {
 impl SourceFile {
     /// Wraps a name and its text.
     pub fn new(name: impl Into<Arc<str>>, text: impl Into<Arc<str>>) -> Self {
-        SourceFile { name: name.into(), text: text.into() }
+        SourceFile {
+            name: name.into(),
+            text: text.into(),
+        }
     }
 }
 
@@ -159,7 +172,10 @@ impl Diagnostic {
 
     /// Adds a secondary label.
     pub fn label(mut self, span: Span, message: impl Into<String>) -> Self {
-        self.labels.push(Label { span, message: message.into() });
+        self.labels.push(Label {
+            span,
+            message: message.into(),
+        });
         self
     }
 

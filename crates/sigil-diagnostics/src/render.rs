@@ -48,17 +48,28 @@ fn snippet(out: &mut String, text: &str, span: Span, label: &str, gutter: usize)
         return;
     };
     // Tabs would shift the caret; showing them as one space keeps columns aligned.
-    let shown: String = line.chars().map(|c| if c == '\t' { ' ' } else { c }).collect();
+    let shown: String = line
+        .chars()
+        .map(|c| if c == '\t' { ' ' } else { c })
+        .collect();
     let width = shown.chars().count();
     let start = (span.start.col as usize).saturating_sub(1).min(width);
     let end = if span.end.line == span.start.line {
-        (span.end.col as usize).saturating_sub(1).clamp(start, width)
+        (span.end.col as usize)
+            .saturating_sub(1)
+            .clamp(start, width)
     } else {
         width
     };
     let carets = (end - start).max(1);
     let _ = writeln!(out, "{:>gutter$} | {}", line_no, shown.trim_end());
-    let _ = write!(out, "{:gutter$} | {}{}", "", " ".repeat(start), "^".repeat(carets));
+    let _ = write!(
+        out,
+        "{:gutter$} | {}{}",
+        "",
+        " ".repeat(start),
+        "^".repeat(carets)
+    );
     if label.is_empty() {
         out.push('\n');
     } else {
@@ -132,7 +143,10 @@ mod tests {
             .hint("did you mean `selection`?");
         let r = render_human(&d, Some(src));
         assert!(r.contains("r.yml:3:14 (detection.condition)"), "{r}");
-        assert!(r.contains("  condition: selectio\n  |              ^^^^^^^^"), "{r}");
+        assert!(
+            r.contains("  condition: selectio\n  |              ^^^^^^^^"),
+            "{r}"
+        );
         assert!(r.contains("= hint: did you mean"), "{r}");
     }
 

@@ -7,7 +7,9 @@
 
 mod print;
 
-pub use print::{agg_expr_text, agg_text, duration_text, output_text, predicate_text, print_rule, source_text};
+pub use print::{
+    agg_expr_text, agg_text, duration_text, output_text, predicate_text, print_rule, source_text,
+};
 
 use sigil_diagnostics::Span;
 use std::collections::BTreeMap;
@@ -612,7 +614,9 @@ impl Query {
             Query::Match(s) => f(s),
             Query::Threshold(t) => t.inputs.iter().for_each(|i| i.query.for_each_search(f)),
             Query::Sequence(s) => {
-                s.steps.iter().for_each(|st| st.input.query.for_each_search(f));
+                s.steps
+                    .iter()
+                    .for_each(|st| st.input.query.for_each_search(f));
                 if let Some(u) = &s.until {
                     u.query.for_each_search(f);
                 }

@@ -39,7 +39,11 @@ pub(crate) fn quote(s: &str) -> String {
 
 /// Prints a number without a trailing `.0` when it is integral.
 pub(crate) fn num(v: f64) -> String {
-    if v.fract() == 0.0 && v.abs() < 1e15 { format!("{}", v as i64) } else { format!("{v}") }
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v}")
+    }
 }
 
 fn case_tag(c: Case) -> &'static str {
@@ -75,9 +79,17 @@ pub fn agg_expr_text(e: &AggExpr) -> String {
         match e {
             AggExpr::Cmp(a, op, v) => format!("{} {} {}", agg_text(a), op.symbol(), num(*v)),
             AggExpr::Not(inner) => format!("not ({})", go(inner, false)),
-            AggExpr::And(items) => items.iter().map(|i| go(i, true)).collect::<Vec<_>>().join(" and "),
+            AggExpr::And(items) => items
+                .iter()
+                .map(|i| go(i, true))
+                .collect::<Vec<_>>()
+                .join(" and "),
             AggExpr::Or(items) => {
-                let s = items.iter().map(|i| go(i, false)).collect::<Vec<_>>().join(" or ");
+                let s = items
+                    .iter()
+                    .map(|i| go(i, false))
+                    .collect::<Vec<_>>()
+                    .join(" or ");
                 if parent_and { format!("({s})") } else { s }
             }
         }
@@ -106,7 +118,11 @@ pub fn agg_text(a: &Agg) -> String {
 /// Renders a log source as `key=value` pairs.
 pub fn source_text(s: &LogSource) -> String {
     let mut parts = Vec::new();
-    for (k, v) in [("product", &s.product), ("category", &s.category), ("service", &s.service)] {
+    for (k, v) in [
+        ("product", &s.product),
+        ("category", &s.category),
+        ("service", &s.service),
+    ] {
         if let Some(v) = v {
             parts.push(format!("{k}={v}"));
         }
@@ -114,7 +130,11 @@ pub fn source_text(s: &LogSource) -> String {
     for (k, v) in &s.extra {
         parts.push(format!("{k}={v}"));
     }
-    if parts.is_empty() { "any".into() } else { parts.join(" ") }
+    if parts.is_empty() {
+        "any".into()
+    } else {
+        parts.join(" ")
+    }
 }
 
 /// Renders one predicate on one line.
@@ -135,7 +155,11 @@ pub fn predicate_text(p: &Predicate) -> String {
             if f.dot_all {
                 flags.push('s');
             }
-            let flags = if flags.is_empty() { String::new() } else { format!("/{flags}") };
+            let flags = if flags.is_empty() {
+                String::new()
+            } else {
+                format!("/{flags}")
+            };
             format!("{t} re{flags} {}", quote(r))
         }
         Test::Cidr(n) => format!("{t} cidr {n}"),
@@ -180,14 +204,22 @@ impl Printer {
 
     fn list(&mut self, depth: usize, key: &str, items: &[String]) {
         if !items.is_empty() {
-            let body = items.iter().map(|s| quote(s)).collect::<Vec<_>>().join(", ");
+            let body = items
+                .iter()
+                .map(|s| quote(s))
+                .collect::<Vec<_>>()
+                .join(", ");
             self.line(depth, &format!("{key}: [{body}]"));
         }
     }
 
     fn rule(&mut self, r: &Rule) {
         let m = &r.meta;
-        let head = m.name.clone().or_else(|| m.id.clone()).unwrap_or_else(|| "<unnamed>".into());
+        let head = m
+            .name
+            .clone()
+            .or_else(|| m.id.clone())
+            .unwrap_or_else(|| "<unnamed>".into());
         self.line(0, &format!("rule {head}"));
         if let Some(id) = &m.id {
             self.line(1, &format!("id: {id}"));
@@ -233,10 +265,16 @@ impl Printer {
                         t.group_by.join(", ")
                     ),
                 );
-                self.line(d + 1, &format!("condition: {}", agg_expr_text(&t.condition)));
+                self.line(
+                    d + 1,
+                    &format!("condition: {}", agg_expr_text(&t.condition)),
+                );
                 for c in &t.score {
                     match &c.when {
-                        Some(w) => self.line(d + 1, &format!("score {} when {}", c.value, agg_expr_text(w))),
+                        Some(w) => self.line(
+                            d + 1,
+                            &format!("score {} when {}", c.value, agg_expr_text(w)),
+                        ),
                         None => self.line(d + 1, &format!("score {} otherwise", c.value)),
                     }
                 }
@@ -245,10 +283,20 @@ impl Printer {
                 }
             }
             Query::Sequence(s) => {
-                let span = s.maxspan_ms.map(duration_text).unwrap_or_else(|| "unbounded".into());
-                self.line(d, &format!("sequence maxspan={span} by=[{}]", s.by.join(", ")));
+                let span = s
+                    .maxspan_ms
+                    .map(duration_text)
+                    .unwrap_or_else(|| "unbounded".into());
+                self.line(
+                    d,
+                    &format!("sequence maxspan={span} by=[{}]", s.by.join(", ")),
+                );
                 for (n, st) in s.steps.iter().enumerate() {
-                    let runs = if st.runs > 1 { format!(" runs={}", st.runs) } else { String::new() };
+                    let runs = if st.runs > 1 {
+                        format!(" runs={}", st.runs)
+                    } else {
+                        String::new()
+                    };
                     self.input(d + 1, &format!("step {}{runs}", n + 1), &st.input);
                 }
                 if let Some(u) = &s.until {
@@ -258,7 +306,11 @@ impl Printer {
             Query::Unordered(u) => {
                 self.line(
                     d,
-                    &format!("unordered within={} by=[{}]", duration_text(u.within_ms), u.by.join(", ")),
+                    &format!(
+                        "unordered within={} by=[{}]",
+                        duration_text(u.within_ms),
+                        u.by.join(", ")
+                    ),
                 );
                 for i in &u.inputs {
                     self.input(d + 1, "input", i);
@@ -313,7 +365,12 @@ pub fn output_text(o: &Output) -> String {
 
 /// Renders milliseconds in the largest unit that divides them (`15m`, `90s`, `1500ms`).
 pub fn duration_text(ms: u64) -> String {
-    for (unit, size) in [("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1_000)] {
+    for (unit, size) in [
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1_000),
+    ] {
         if ms >= size && ms % size == 0 {
             return format!("{}{unit}", ms / size);
         }

@@ -202,6 +202,8 @@ pub enum Aggregation {
 /// A whole Sigma condition: the expression and an optional 1.x aggregation.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Condition {
+    /// The condition's source text (offsets in the tree index into it).
+    pub text: String,
     /// The boolean part.
     pub expr: Cond,
     /// The aggregation after `|`, if any.
@@ -221,12 +223,18 @@ impl<'s> Ctx<'s> {
     fn err(&self, rest: &str, msg: impl Into<String>) -> ExprError {
         let o = self.off(rest);
         let end = o + rest.chars().next().map_or(0, char::len_utf8);
-        ExprError { message: msg.into(), at: o..end, too_deep: false }
+        ExprError {
+            message: msg.into(),
+            at: o..end,
+            too_deep: false,
+        }
     }
 }
 
 fn ws(i: In) -> In {
-    multispace0::<_, nom::error::Error<&str>>(i).map(|(r, _)| r).unwrap_or(i)
+    multispace0::<_, nom::error::Error<&str>>(i)
+        .map(|(r, _)| r)
+        .unwrap_or(i)
 }
 
 fn word(i: In) -> IResult<In, In> {
@@ -255,7 +263,10 @@ fn check_depth(src: &str) -> Result<(), ExprError> {
             });
         }
     }
-    for (o, w) in src.split_whitespace().map(|w| (w.as_ptr() as usize - src.as_ptr() as usize, w)) {
+    for (o, w) in src
+        .split_whitespace()
+        .map(|w| (w.as_ptr() as usize - src.as_ptr() as usize, w))
+    {
         if is_kw(w.trim_start_matches('('), "not") {
             nots += 1;
             if nots > MAX_DEPTH {
@@ -285,7 +296,10 @@ pub fn parse_condition(src: &str) -> Result<Condition, ExprError> {
     let (rest, expr) = cond_or(&hcx, head)?;
     let rest = ws(rest);
     if !rest.is_empty() {
-        return Err(hcx.err(rest, unexpected(rest, "`and`, `or` or the end of the condition")));
+        return Err(hcx.err(
+            rest,
+            unexpected(rest, "`and`, `or` or the end of the condition"),
+        ));
     }
     let aggregation = match tail {
         None => None,
@@ -295,11 +309,19 @@ pub fn parse_condition(src: &str) -> Result<Condition, ExprError> {
             Some((agg, p..src.len()))
         }
     };
-    Ok(Condition { expr, aggregation })
+    Ok(Condition {
+        text: src.to_string(),
+        expr,
+        aggregation,
+    })
 }
 
 fn unexpected(rest: &str, wanted: &str) -> String {
-    let tok: String = rest.chars().take_while(|c| !c.is_whitespace()).take(20).collect();
+    let tok: String = rest
+        .chars()
+        .take_while(|c| !c.is_whitespace())
+        .take(20)
+        .collect();
     if tok.is_empty() {
         format!("unexpected end of expression; expected {wanted}")
     } else {
@@ -321,7 +343,14 @@ fn cond_or<'a>(cx: &Ctx, i: In<'a>) -> Result<(In<'a>, Cond), ExprError> {
             _ => break,
         }
     }
-    Ok((i, if items.len() == 1 { items.pop().unwrap_or(Cond::Or(vec![])) } else { Cond::Or(items) }))
+    Ok((
+        i,
+        if items.len() == 1 {
+            items.pop().unwrap_or(Cond::Or(vec![]))
+        } else {
+            Cond::Or(items)
+        },
+    ))
 }
 
 fn cond_and<'a>(cx: &Ctx, i: In<'a>) -> Result<(In<'a>, Cond), ExprError> {
@@ -338,7 +367,14 @@ fn cond_and<'a>(cx: &Ctx, i: In<'a>) -> Result<(In<'a>, Cond), ExprError> {
             _ => break,
         }
     }
-    Ok((i, if items.len() == 1 { items.pop().unwrap_or(Cond::And(vec![])) } else { Cond::And(items) }))
+    Ok((
+        i,
+        if items.len() == 1 {
+            items.pop().unwrap_or(Cond::And(vec![]))
+        } else {
+            Cond::And(items)
+        },
+    ))
 }
 
 fn cond_not<'a>(cx: &Ctx, i: In<'a>) -> Result<(In<'a>, Cond), ExprError> {
@@ -364,7 +400,10 @@ fn cond_primary<'a>(cx: &Ctx, i: In<'a>) -> Result<(In<'a>, Cond), ExprError> {
     }
     let start = cx.off(i);
     let Ok((r, w)) = word(i) else {
-        return Err(cx.err(i, unexpected(i, "a search identifier, `not`, `(` or `1 of`/`all of`")));
+        return Err(cx.err(
+            i,
+            unexpected(i, "a search identifier, `not`, `(` or `1 of`/`all of`"),
+        ));
     };
     for kw in ["and", "or", "of"] {
         if is_kw(w, kw) {
@@ -376,7 +415,11 @@ fn cond_primary<'a>(cx: &Ctx, i: In<'a>) -> Result<(In<'a>, Cond), ExprError> {
     } else if is_kw(w, "any") || w == "1" {
         Some(Quantifier::Any)
     } else if let Ok(n) = w.parse::<u32>() {
-        if n == 0 { None } else { Some(Quantifier::AtLeast(n)) }
+        if n == 0 {
+            None
+        } else {
+            Some(Quantifier::AtLeast(n))
+        }
     } else {
         None
     };
@@ -386,18 +429,41 @@ fn cond_primary<'a>(cx: &Ctx, i: In<'a>) -> Result<(In<'a>, Cond), ExprError> {
             if is_kw(of, "of") {
                 let r3 = ws(r2);
                 let Ok((r4, t)) = word(r3) else {
-                    return Err(cx.err(r3, unexpected(r3, "`them` or a search identifier pattern after `of`")));
+                    return Err(cx.err(
+                        r3,
+                        unexpected(r3, "`them` or a search identifier pattern after `of`"),
+                    ));
                 };
-                let target = if is_kw(t, "them") { OfTarget::Them } else { OfTarget::Pattern(t.to_string()) };
-                return Ok((r4, Cond::Of { quant, target, at: start..cx.off(r4) }));
+                let target = if is_kw(t, "them") {
+                    OfTarget::Them
+                } else {
+                    OfTarget::Pattern(t.to_string())
+                };
+                return Ok((
+                    r4,
+                    Cond::Of {
+                        quant,
+                        target,
+                        at: start..cx.off(r4),
+                    },
+                ));
             }
         }
         // Without `of`, `all` or a number is a search identifier of that name.
     }
     if w.contains('*') {
-        return Err(cx.err(i, format!("`{w}` is a pattern; patterns are only allowed after `1 of` or `all of`")));
+        return Err(cx.err(
+            i,
+            format!("`{w}` is a pattern; patterns are only allowed after `1 of` or `all of`"),
+        ));
     }
-    Ok((r, Cond::Ident { name: w.to_string(), at: start..cx.off(r) }))
+    Ok((
+        r,
+        Cond::Ident {
+            name: w.to_string(),
+            at: start..cx.off(r),
+        },
+    ))
 }
 
 fn cmp_op(i: In) -> IResult<In, CmpOp> {
@@ -451,7 +517,13 @@ fn agg_call<'a>(cx: &Ctx, i: In<'a>, sigma1: bool) -> Result<(In<'a>, AggCall), 
     let i = ws(i);
     let start = cx.off(i);
     let Ok((r, name)) = field_name(i) else {
-        return Err(cx.err(i, unexpected(i, "an aggregate such as count(), distinct(field), sum(field)")));
+        return Err(cx.err(
+            i,
+            unexpected(
+                i,
+                "an aggregate such as count(), distinct(field), sum(field)",
+            ),
+        ));
     };
     let Some(mut func) = agg_func(name) else {
         return Err(ExprError {
@@ -488,24 +560,42 @@ fn agg_call<'a>(cx: &Ctx, i: In<'a>, sigma1: bool) -> Result<(In<'a>, AggCall), 
         // Sigma 1.x: count(field) counts the distinct values of the field.
         func = AggFunc::Distinct;
     }
-    let bad = |m: String| Err(ExprError { message: m, at: at.clone(), too_deep: false });
+    let bad = |m: String| {
+        Err(ExprError {
+            message: m,
+            at: at.clone(),
+            too_deep: false,
+        })
+    };
     match func {
         AggFunc::Count if field.is_some() => {
-            return bad("`count()` takes no field; use `distinct(field)` to count distinct values".into());
+            return bad(
+                "`count()` takes no field; use `distinct(field)` to count distinct values".into(),
+            );
         }
         AggFunc::Count => {}
         _ if field.is_none() => return bad(format!("`{}` needs a field argument", func.name())),
         _ => {}
     }
     match (func, rank) {
-        (AggFunc::Percentile, None) => return bad("`percentile(field, rank)` needs a rank between 0 and 100".into()),
+        (AggFunc::Percentile, None) => {
+            return bad("`percentile(field, rank)` needs a rank between 0 and 100".into());
+        }
         (AggFunc::Percentile, Some(p)) if !(0.0..=100.0).contains(&p) => {
             return bad(format!("percentile rank {p} is outside 0..100"));
         }
         (AggFunc::Percentile, _) | (_, None) => {}
         (_, Some(_)) => return bad(format!("`{}` takes one argument", func.name())),
     }
-    Ok((r, AggCall { func, field, rank, at }))
+    Ok((
+        r,
+        AggCall {
+            func,
+            field,
+            rank,
+            at,
+        },
+    ))
 }
 
 fn aggregation<'a>(cx: &Ctx, i: In<'a>) -> Result<Aggregation, ExprError> {
@@ -541,7 +631,12 @@ fn aggregation<'a>(cx: &Ctx, i: In<'a>) -> Result<Aggregation, ExprError> {
     if !r.is_empty() {
         return Err(cx.err(r, unexpected(r, "the end of the aggregation")));
     }
-    Ok(Aggregation::Stat { call, group_by, op, value })
+    Ok(Aggregation::Stat {
+        call,
+        group_by,
+        op,
+        value,
+    })
 }
 
 /// Parses an aggregate expression: comparisons of aggregates joined by and/or/not.
@@ -567,7 +662,14 @@ fn agg_or<'a>(cx: &Ctx, i: In<'a>) -> Result<(In<'a>, AggExpr), ExprError> {
         items.push(e);
         i = r2;
     }
-    Ok((i, if items.len() == 1 { items.pop().unwrap_or(AggExpr::Or(vec![])) } else { AggExpr::Or(items) }))
+    Ok((
+        i,
+        if items.len() == 1 {
+            items.pop().unwrap_or(AggExpr::Or(vec![]))
+        } else {
+            AggExpr::Or(items)
+        },
+    ))
 }
 
 fn agg_and<'a>(cx: &Ctx, i: In<'a>) -> Result<(In<'a>, AggExpr), ExprError> {
@@ -581,7 +683,14 @@ fn agg_and<'a>(cx: &Ctx, i: In<'a>) -> Result<(In<'a>, AggExpr), ExprError> {
         items.push(e);
         i = r2;
     }
-    Ok((i, if items.len() == 1 { items.pop().unwrap_or(AggExpr::And(vec![])) } else { AggExpr::And(items) }))
+    Ok((
+        i,
+        if items.len() == 1 {
+            items.pop().unwrap_or(AggExpr::And(vec![]))
+        } else {
+            AggExpr::And(items)
+        },
+    ))
 }
 
 fn agg_not<'a>(cx: &Ctx, i: In<'a>) -> Result<(In<'a>, AggExpr), ExprError> {
@@ -607,7 +716,25 @@ fn agg_not<'a>(cx: &Ctx, i: In<'a>) -> Result<(In<'a>, AggExpr), ExprError> {
         return Err(cx.err(r, unexpected(r, "a comparison such as `>= 10`")));
     };
     let (r, value) = number(cx, r)?;
-    Ok((r, AggExpr::Cmp { call, op, value, at: start..cx.off(r) }))
+    Ok((
+        r,
+        AggExpr::Cmp {
+            call,
+            op,
+            value,
+            at: start..cx.off(r),
+        },
+    ))
+}
+
+/// Converts a byte range of `text` to character offsets, for placing it in a span.
+pub fn char_range(text: &str, r: &Range<usize>) -> (usize, usize) {
+    let to_chars = |o: usize| {
+        text.get(..o.min(text.len()))
+            .map_or(0, |s| s.chars().count())
+    };
+    let a = to_chars(r.start);
+    (a, to_chars(r.end).max(a + 1))
 }
 
 /// Parses one aggregate call with nothing around it (`values(api)` is not one; see outputs).
@@ -641,15 +768,30 @@ mod tests {
 
     #[test]
     fn of_forms() {
-        let c = parse_condition("1 of sel_* and not all of them").unwrap().expr;
+        let c = parse_condition("1 of sel_* and not all of them")
+            .unwrap()
+            .expr;
         let Cond::And(items) = c else { panic!() };
-        assert!(matches!(&items[0], Cond::Of { quant: Quantifier::Any, target: OfTarget::Pattern(p), .. } if p == "sel_*"));
+        assert!(
+            matches!(&items[0], Cond::Of { quant: Quantifier::Any, target: OfTarget::Pattern(p), .. } if p == "sel_*")
+        );
     }
 
     #[test]
     fn sigma1_aggregation() {
         let c = parse_condition("selection | count(TargetUserName) by IpAddress > 10").unwrap();
-        let Some((Aggregation::Stat { call, group_by, op, value }, _)) = c.aggregation else { panic!() };
+        let Some((
+            Aggregation::Stat {
+                call,
+                group_by,
+                op,
+                value,
+            },
+            _,
+        )) = c.aggregation
+        else {
+            panic!()
+        };
         assert_eq!(call.func, AggFunc::Distinct);
         assert_eq!(group_by.as_deref(), Some("IpAddress"));
         assert_eq!((op, value), (CmpOp::Gt, 10.0));

@@ -2,7 +2,7 @@
 //! must produce (or `expect: none`). The format is documented in docs/dsl.md.
 
 use crate::ast::Spanned;
-use crate::yaml::{load_documents, Node, NodeKind};
+use crate::yaml::{Node, NodeKind, load_documents};
 use sigil_diagnostics::{Code, Diagnostic, Span};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -56,14 +56,23 @@ pub fn parse_fixture(name: &str, text: &str) -> (Option<FixtureFile>, Vec<Diagno
     let file: Arc<str> = Arc::from(name);
     let (docs, mut diags) = load_documents(&file, text);
     let mut err = |msg: String, span: Option<Span>, path: &str| {
-        diags.push(Diagnostic::new(Code::InvalidFixture, msg).in_file(file.clone()).at(span).path(path));
+        diags.push(
+            Diagnostic::new(Code::InvalidFixture, msg)
+                .in_file(file.clone())
+                .at(span)
+                .path(path),
+        );
     };
     let Some(root) = docs.first().map(|d| &d.root) else {
         err("fixture file holds no document".into(), None, "");
         return (None, diags);
     };
     let Some(cases) = root.get("cases") else {
-        err("fixture file has no `cases` list".into(), root.span, "cases");
+        err(
+            "fixture file has no `cases` list".into(),
+            root.span,
+            "cases",
+        );
         return (None, diags);
     };
     let NodeKind::Seq(items) = &cases.value.kind else {
@@ -74,19 +83,33 @@ pub fn parse_fixture(name: &str, text: &str) -> (Option<FixtureFile>, Vec<Diagno
     let mut seen: BTreeMap<String, ()> = BTreeMap::new();
     for (i, c) in items.iter().enumerate() {
         let p = format!("cases[{i}]");
-        let Some(name) = c.get("name").and_then(|e| e.value.as_str().map(|s| Spanned::new(s.to_string(), e.value.span))) else {
+        let Some(name) = c.get("name").and_then(|e| {
+            e.value
+                .as_str()
+                .map(|s| Spanned::new(s.to_string(), e.value.span))
+        }) else {
             err("case has no `name` string".into(), c.span, &p);
             continue;
         };
         if seen.insert(name.value.clone(), ()).is_some() {
-            err(format!("case name `{}` is used twice", name.value), name.span, &format!("{p}.name"));
+            err(
+                format!("case name `{}` is used twice", name.value),
+                name.span,
+                &format!("{p}.name"),
+            );
         }
         let events = match c.get("events") {
             Some(e) => match &e.value.kind {
                 NodeKind::Str(s) => EventsAst::File(Spanned::new(s.clone(), e.value.span)),
-                NodeKind::Seq(v) if v.iter().all(|x| x.as_map().is_some()) => EventsAst::Inline(v.clone()),
+                NodeKind::Seq(v) if v.iter().all(|x| x.as_map().is_some()) => {
+                    EventsAst::Inline(v.clone())
+                }
                 _ => {
-                    err("`events` must be an NDJSON file path or a list of event mappings".into(), e.value.span, &format!("{p}.events"));
+                    err(
+                        "`events` must be an NDJSON file path or a list of event mappings".into(),
+                        e.value.span,
+                        &format!("{p}.events"),
+                    );
                     continue;
                 }
             },
@@ -107,29 +130,57 @@ pub fn parse_fixture(name: &str, text: &str) -> (Option<FixtureFile>, Vec<Diagno
                         }
                     }
                     if v.is_empty() {
-                        err("`expect: []` is ambiguous; write `expect: none` for a silent case".into(), e.value.span, &format!("{p}.expect"));
+                        err(
+                            "`expect: []` is ambiguous; write `expect: none` for a silent case"
+                                .into(),
+                            e.value.span,
+                            &format!("{p}.expect"),
+                        );
                     }
                     alerts
                 }
                 _ => {
-                    err("`expect` must be `none` or a list of alerts".into(), e.value.span, &format!("{p}.expect"));
+                    err(
+                        "`expect` must be `none` or a list of alerts".into(),
+                        e.value.span,
+                        &format!("{p}.expect"),
+                    );
                     continue;
                 }
             },
             None => {
-                err("case has no `expect` (a list of alerts, or `none`)".into(), c.span, &p);
+                err(
+                    "case has no `expect` (a list of alerts, or `none`)".into(),
+                    c.span,
+                    &p,
+                );
                 continue;
             }
         };
-        let description = c.get("description").and_then(|e| e.value.as_str().map(str::to_owned));
-        out.push(CaseAst { name, description, events, expect });
+        let description = c
+            .get("description")
+            .and_then(|e| e.value.as_str().map(str::to_owned));
+        out.push(CaseAst {
+            name,
+            description,
+            events,
+            expect,
+        });
     }
     (Some(FixtureFile { cases: out }), diags)
 }
 
 fn alert(a: &Node) -> Result<ExpectedAlert, String> {
-    let Some(m) = a.as_map() else { return Err("an expected alert must be a mapping".into()) };
-    let mut x = ExpectedAlert { rule: None, group: BTreeMap::new(), count: None, events: vec![], span: a.span };
+    let Some(m) = a.as_map() else {
+        return Err("an expected alert must be a mapping".into());
+    };
+    let mut x = ExpectedAlert {
+        rule: None,
+        group: BTreeMap::new(),
+        count: None,
+        events: vec![],
+        span: a.span,
+    };
     for e in m {
         match e.key.as_str() {
             "rule" => x.rule = e.value.scalar_text(),
@@ -138,21 +189,31 @@ fn alert(a: &Node) -> Result<ExpectedAlert, String> {
                 _ => return Err("`count` must be a positive integer".into()),
             },
             "group" => {
-                let Some(g) = e.value.as_map() else { return Err("`group` must map keys to values".into()) };
+                let Some(g) = e.value.as_map() else {
+                    return Err("`group` must map keys to values".into());
+                };
                 for k in g {
-                    let v = k.value.scalar_text().ok_or_else(|| format!("group key `{}` needs a scalar value", k.key))?;
+                    let v = k
+                        .value
+                        .scalar_text()
+                        .ok_or_else(|| format!("group key `{}` needs a scalar value", k.key))?;
                     x.group.insert(k.key.clone(), v);
                 }
             }
             "events" => match &e.value.kind {
                 NodeKind::Seq(v) => {
                     for id in v {
-                        x.events.push(id.scalar_text().ok_or("event ids must be scalars")?);
+                        x.events
+                            .push(id.scalar_text().ok_or("event ids must be scalars")?);
                     }
                 }
                 _ => return Err("`events` of an alert must be a list of event ids".into()),
             },
-            other => return Err(format!("unknown alert key `{other}` (known: rule, group, count, events)")),
+            other => {
+                return Err(format!(
+                    "unknown alert key `{other}` (known: rule, group, count, events)"
+                ));
+            }
         }
     }
     Ok(x)

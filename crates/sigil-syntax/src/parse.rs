@@ -3,7 +3,7 @@
 
 use crate::ast::*;
 use crate::expr::{self, CmpOp, ExprError};
-use crate::yaml::{load_documents, MapEntry, Node, NodeKind};
+use crate::yaml::{MapEntry, Node, NodeKind, load_documents};
 use sigil_diagnostics::{Code, Diagnostic, Span};
 use std::sync::Arc;
 
@@ -11,17 +11,27 @@ use std::sync::Arc;
 pub fn parse_file(name: &str, text: &str) -> (RuleFile, Vec<Diagnostic>) {
     let file: Arc<str> = Arc::from(name);
     let (docs, mut diags) = load_documents(&file, text);
-    let mut p = P { file: file.clone(), text, diags: Vec::new() };
+    let mut p = P {
+        file: file.clone(),
+        text,
+        diags: Vec::new(),
+    };
     let mut documents = Vec::new();
     let mut global: Option<Node> = None;
     let mut previous: Option<Node> = None;
     for d in docs {
         let mut root = d.root;
         // Sigma 1.x rule collections: `action: global|reset|repeat` documents.
-        if let Some(action) = root.get("action").and_then(|e| e.value.as_str().map(str::to_owned)) {
+        if let Some(action) = root
+            .get("action")
+            .and_then(|e| e.value.as_str().map(str::to_owned))
+        {
             match action.as_str() {
                 "global" => {
-                    let mut g = global.take().unwrap_or(Node { kind: NodeKind::Map(vec![]), span: None });
+                    let mut g = global.take().unwrap_or(Node {
+                        kind: NodeKind::Map(vec![]),
+                        span: None,
+                    });
                     strip_key(&mut root, "action");
                     merge(&mut g, root);
                     global = Some(g);
@@ -34,7 +44,12 @@ pub fn parse_file(name: &str, text: &str) -> (RuleFile, Vec<Diagnostic>) {
                 "repeat" => {
                     strip_key(&mut root, "action");
                     let Some(prev) = previous.clone() else {
-                        p.err(Code::InvalidValue, "`action: repeat` has no previous document to repeat", root.span, "");
+                        p.err(
+                            Code::InvalidValue,
+                            "`action: repeat` has no previous document to repeat",
+                            root.span,
+                            "",
+                        );
                         continue;
                     };
                     let mut base = prev;
@@ -43,9 +58,14 @@ pub fn parse_file(name: &str, text: &str) -> (RuleFile, Vec<Diagnostic>) {
                 }
                 other => {
                     let span = root.get("action").and_then(|e| e.value.span);
-                    p.err(Code::InvalidValue, format!("unknown action `{other}`"), span, "action")
-                        .hints
-                        .push("Sigma 1.x collections know `global`, `reset` and `repeat`".into());
+                    p.err(
+                        Code::InvalidValue,
+                        format!("unknown action `{other}`"),
+                        span,
+                        "action",
+                    )
+                    .hints
+                    .push("Sigma 1.x collections know `global`, `reset` and `repeat`".into());
                     continue;
                 }
             }
@@ -61,7 +81,13 @@ pub fn parse_file(name: &str, text: &str) -> (RuleFile, Vec<Diagnostic>) {
         }
     }
     diags.append(&mut p.diags);
-    (RuleFile { name: file, documents }, diags)
+    (
+        RuleFile {
+            name: file,
+            documents,
+        },
+        diags,
+    )
 }
 
 fn strip_key(n: &mut Node, key: &str) {
@@ -95,26 +121,49 @@ struct P<'t> {
 }
 
 const LEVELS: &[&str] = &["informational", "low", "medium", "high", "critical"];
-const STATUSES: &[&str] = &["stable", "test", "experimental", "deprecated", "unsupported"];
+const STATUSES: &[&str] = &[
+    "stable",
+    "test",
+    "experimental",
+    "deprecated",
+    "unsupported",
+];
 
 impl<'t> P<'t> {
-    fn err(&mut self, code: Code, msg: impl Into<String>, span: Option<Span>, path: &str) -> &mut Diagnostic {
-        self.diags.push(Diagnostic::new(code, msg).in_file(self.file.clone()).at(span).path(path));
+    fn err(
+        &mut self,
+        code: Code,
+        msg: impl Into<String>,
+        span: Option<Span>,
+        path: &str,
+    ) -> &mut Diagnostic {
+        self.diags.push(
+            Diagnostic::new(code, msg)
+                .in_file(self.file.clone())
+                .at(span)
+                .path(path),
+        );
         let n = self.diags.len() - 1;
         &mut self.diags[n]
     }
 
     fn wrong_type(&mut self, e: &MapEntry, path: &str, want: &str) {
         let found = e.value.type_name();
-        self.err(Code::WrongType, format!("`{}` must be {want}, found {found}", e.key), e.value.span.or(e.key_span), path);
+        self.err(
+            Code::WrongType,
+            format!("`{}` must be {want}, found {found}", e.key),
+            e.value.span.or(e.key_span),
+            path,
+        );
     }
 
     fn string(&mut self, e: &MapEntry, path: &str) -> Option<Spanned<String>> {
         match &e.value.kind {
             NodeKind::Str(s) => Some(Spanned::new(s.clone(), e.value.span)),
-            NodeKind::Int(_) | NodeKind::Float(_) | NodeKind::Bool(_) => {
-                Some(Spanned::new(e.value.scalar_text().unwrap_or_default(), e.value.span))
-            }
+            NodeKind::Int(_) | NodeKind::Float(_) | NodeKind::Bool(_) => Some(Spanned::new(
+                e.value.scalar_text().unwrap_or_default(),
+                e.value.span,
+            )),
             _ => {
                 self.wrong_type(e, path, "a string");
                 None
@@ -132,7 +181,12 @@ impl<'t> P<'t> {
                         Some(s) => out.push(Spanned::new(s, it.span)),
                         None => {
                             let found = it.type_name();
-                            self.err(Code::WrongType, format!("items of `{}` must be strings, found {found}", e.key), it.span, &format!("{path}[{i}]"));
+                            self.err(
+                                Code::WrongType,
+                                format!("items of `{}` must be strings, found {found}", e.key),
+                                it.span,
+                                &format!("{path}[{i}]"),
+                            );
                         }
                     }
                 }
@@ -151,7 +205,9 @@ impl<'t> P<'t> {
 
     fn meta(&mut self, root: &Node, is_filter: bool) -> MetaAst {
         let mut m = MetaAst::default();
-        let Some(entries) = root.as_map() else { return m };
+        let Some(entries) = root.as_map() else {
+            return m;
+        };
         for e in entries {
             let k = e.key.as_str();
             match k {
@@ -163,9 +219,14 @@ impl<'t> P<'t> {
                     if let Some(s) = &m.status {
                         if !STATUSES.contains(&s.value.as_str()) {
                             let span = s.span;
-                            self.err(Code::InvalidValue, format!("unknown status `{}`", s.value), span, k)
-                                .hints
-                                .push(format!("use one of: {}", STATUSES.join(", ")));
+                            self.err(
+                                Code::InvalidValue,
+                                format!("unknown status `{}`", s.value),
+                                span,
+                                k,
+                            )
+                            .hints
+                            .push(format!("use one of: {}", STATUSES.join(", ")));
                         }
                     }
                 }
@@ -174,9 +235,14 @@ impl<'t> P<'t> {
                     if let Some(s) = &m.level {
                         if !LEVELS.contains(&s.value.as_str()) {
                             let span = s.span;
-                            self.err(Code::InvalidValue, format!("unknown level `{}`", s.value), span, k)
-                                .hints
-                                .push(format!("use one of: {}", LEVELS.join(", ")));
+                            self.err(
+                                Code::InvalidValue,
+                                format!("unknown level `{}`", s.value),
+                                span,
+                                k,
+                            )
+                            .hints
+                            .push(format!("use one of: {}", LEVELS.join(", ")));
                         }
                     }
                 }
@@ -185,8 +251,12 @@ impl<'t> P<'t> {
                 "date" => m.date = self.string(e, k).map(|s| s.value),
                 "modified" => m.modified = self.string(e, k).map(|s| s.value),
                 "tags" => m.tags = self.strings(e, k).into_iter().map(|s| s.value).collect(),
-                "references" => m.references = self.strings(e, k).into_iter().map(|s| s.value).collect(),
-                "falsepositives" => m.falsepositives = self.strings(e, k).into_iter().map(|s| s.value).collect(),
+                "references" => {
+                    m.references = self.strings(e, k).into_iter().map(|s| s.value).collect()
+                }
+                "falsepositives" => {
+                    m.falsepositives = self.strings(e, k).into_iter().map(|s| s.value).collect()
+                }
                 "fields" if !is_filter => m.fields = self.strings(e, k),
                 "generate" => m.generate = self.boolean(e, k),
                 "fixtures" => m.fixtures = self.string(e, k),
@@ -209,9 +279,14 @@ impl<'t> P<'t> {
     fn document(&mut self, index: usize, root: &Node) -> Option<Document> {
         if root.as_map().is_none() {
             let found = root.type_name();
-            self.err(Code::NotAMapping, format!("document {} is {found}, not a mapping", index + 1), root.span, "")
-                .hints
-                .push("a rule document is a mapping with `title`, `logsource` and `detection`".into());
+            self.err(
+                Code::NotAMapping,
+                format!("document {} is {found}, not a mapping", index + 1),
+                root.span,
+                "",
+            )
+            .hints
+            .push("a rule document is a mapping with `title`, `logsource` and `detection`".into());
             return None;
         }
         let has = |k: &str| root.get(k).is_some();
@@ -230,7 +305,10 @@ impl<'t> P<'t> {
         } else {
             self.err(
                 Code::UnknownDocument,
-                format!("document {} is neither a rule, a correlation nor a filter", index + 1),
+                format!(
+                    "document {} is neither a rule, a correlation nor a filter",
+                    index + 1
+                ),
                 root.span,
                 "",
             )
@@ -240,31 +318,54 @@ impl<'t> P<'t> {
         };
         let (meta, body) = body;
         if meta.title.is_none() {
-            self.err(Code::MissingKey, "missing `title`", root.span.map(|s| Span::point(s.start)), "title")
-                .hints
-                .push("every Sigma document needs a title".into());
+            self.err(
+                Code::MissingKey,
+                "missing `title`",
+                root.span.map(|s| Span::point(s.start)),
+                "title",
+            )
+            .hints
+            .push("every Sigma document needs a title".into());
         }
-        Some(Document { index, span: root.span, meta, body })
+        Some(Document {
+            index,
+            span: root.span,
+            meta,
+            body,
+        })
     }
 
     fn logsource(&mut self, root: &Node, prefix: &str, required: bool) -> LogSourceAst {
         let path = join(prefix, "logsource");
         let Some(e) = root.get("logsource") else {
             if required {
-                self.err(Code::MissingKey, "missing `logsource`", root.span.map(|s| Span::point(s.start)), &path)
-                    .hints
-                    .push("name the log source, e.g. `logsource: {product: aws, service: cloudtrail}`".into());
+                self.err(
+                    Code::MissingKey,
+                    "missing `logsource`",
+                    root.span.map(|s| Span::point(s.start)),
+                    &path,
+                )
+                .hints
+                .push(
+                    "name the log source, e.g. `logsource: {product: aws, service: cloudtrail}`"
+                        .into(),
+                );
             }
             return LogSourceAst::default();
         };
-        let mut ls = LogSourceAst { span: e.value.span.or(e.key_span), ..Default::default() };
+        let mut ls = LogSourceAst {
+            span: e.value.span.or(e.key_span),
+            ..Default::default()
+        };
         let Some(entries) = e.value.as_map() else {
             self.wrong_type(e, &path, "a mapping");
             return ls;
         };
         for x in entries {
             let p = join(&path, &x.key);
-            let Some(v) = self.string(x, &p) else { continue };
+            let Some(v) = self.string(x, &p) else {
+                continue;
+            };
             match x.key.as_str() {
                 "category" => ls.category = Some(v.value),
                 "product" => ls.product = Some(v.value),
@@ -281,19 +382,48 @@ impl<'t> P<'t> {
         let logsource = self.logsource(root, prefix, true);
         let path = join(prefix, "detection");
         let Some(det) = root.get("detection") else {
-            self.err(Code::MissingKey, "missing `detection`", root.span.map(|s| Span::point(s.start)), &path);
-            return Some(RuleAst { logsource, detection: DetectionAst::default() });
+            self.err(
+                Code::MissingKey,
+                "missing `detection`",
+                root.span.map(|s| Span::point(s.start)),
+                &path,
+            );
+            return Some(RuleAst {
+                logsource,
+                detection: DetectionAst::default(),
+            });
         };
         let Some(entries) = det.value.as_map() else {
-            self.wrong_type(det, &path, "a mapping of search identifiers and `condition`");
+            self.wrong_type(
+                det,
+                &path,
+                "a mapping of search identifiers and `condition`",
+            );
             return None;
         };
-        let detection = self.detection(entries, det.value.span.or(det.key_span), &path, &["condition", "timeframe"]);
-        Some(RuleAst { logsource, detection })
+        let detection = self.detection(
+            entries,
+            det.value.span.or(det.key_span),
+            &path,
+            &["condition", "timeframe"],
+        );
+        Some(RuleAst {
+            logsource,
+            detection,
+        })
     }
 
-    fn detection(&mut self, entries: &[MapEntry], span: Option<Span>, path: &str, reserved: &[&str]) -> DetectionAst {
-        let mut d = DetectionAst { span, ..Default::default() };
+    fn detection(
+        &mut self,
+        entries: &[MapEntry],
+        span: Option<Span>,
+        path: &str,
+        reserved: &[&str],
+    ) -> DetectionAst {
+        let mut d = DetectionAst {
+            span,
+            ..Default::default()
+        };
         let mut saw_condition = false;
         for e in entries {
             let p = join(path, &e.key);
@@ -307,12 +437,23 @@ impl<'t> P<'t> {
                     for (i, n) in items.iter().enumerate() {
                         let Some(text) = n.as_str() else {
                             let found = n.type_name();
-                            self.err(Code::WrongType, format!("`condition` must be a string, found {found}"), n.span, &p);
+                            self.err(
+                                Code::WrongType,
+                                format!("`condition` must be a string, found {found}"),
+                                n.span,
+                                &p,
+                            );
                             continue;
                         };
-                        let ip = if items.len() > 1 { format!("{p}[{i}]") } else { p.clone() };
+                        let ip = if items.len() > 1 {
+                            format!("{p}[{i}]")
+                        } else {
+                            p.clone()
+                        };
                         match expr::parse_condition(text) {
-                            Ok(c) => d.conditions.push(Spanned::new(c, n.span)),
+                            Ok(c) => d
+                                .conditions
+                                .push(Spanned::new(c, self.content_span(n.span))),
                             Err(x) => self.expr_error(x, text, n.span, &ip, Code::ConditionSyntax),
                         }
                     }
@@ -320,15 +461,24 @@ impl<'t> P<'t> {
                 "timeframe" if reserved.contains(&"timeframe") => d.timeframe = self.string(e, &p),
                 _ => {
                     if let Some(s) = self.search(e, &p) {
-                        d.searches.push(SearchDef { name: e.key.clone(), name_span: e.key_span, search: s });
+                        d.searches.push(SearchDef {
+                            name: e.key.clone(),
+                            name_span: e.key_span,
+                            search: s,
+                        });
                     }
                 }
             }
         }
         if !saw_condition && reserved.contains(&"condition") {
-            self.err(Code::MissingCondition, "the detection has no `condition`", span.map(|s| Span::point(s.start)), path)
-                .hints
-                .push("add e.g. `condition: selection`".into());
+            self.err(
+                Code::MissingCondition,
+                "the detection has no `condition`",
+                span.map(|s| Span::point(s.start)),
+                path,
+            )
+            .hints
+            .push("add e.g. `condition: selection`".into());
         }
         d
     }
@@ -339,29 +489,46 @@ impl<'t> P<'t> {
         let at = self.inner_span(span, text, x.at.clone());
         let hint = match code {
             Code::TooDeep => "split the expression into named searches or rules",
-            Code::ConditionSyntax => "conditions combine search identifiers with `and`, `or`, `not`, parentheses, `1 of x*` and `all of them`",
-            _ => "aggregate expressions compare count(), distinct(f), sum(f), min(f), max(f), avg(f) or percentile(f, p) with a number, joined by and/or/not",
+            Code::ConditionSyntax => {
+                "conditions combine search identifiers with `and`, `or`, `not`, parentheses, `1 of x*` and `all of them`"
+            }
+            _ => {
+                "aggregate expressions compare count(), distinct(f), sum(f), min(f), max(f), avg(f) or percentile(f, p) with a number, joined by and/or/not"
+            }
         };
         self.err(code, x.message, at, path).hints.push(hint.into());
     }
 
     /// The span of bytes `r` of `text`, which is the value of the scalar at `span`.
-    fn inner_span(&self, span: Option<Span>, text: &str, r: std::ops::Range<usize>) -> Option<Span> {
+    fn inner_span(
+        &self,
+        span: Option<Span>,
+        text: &str,
+        r: std::ops::Range<usize>,
+    ) -> Option<Span> {
+        let (a, b) = expr::char_range(text, &r);
+        self.content_span(span).map(|s| s.sub(a, b))
+    }
+
+    /// The span of a scalar's content: past the opening quote of a quoted scalar.
+    pub(crate) fn content_span(&self, span: Option<Span>) -> Option<Span> {
         let span = span?;
-        let line = self.text.lines().nth(span.start.line.saturating_sub(1) as usize).unwrap_or("");
+        let line = self
+            .text
+            .lines()
+            .nth(span.start.line.saturating_sub(1) as usize)
+            .unwrap_or("");
         let first = line.chars().nth(span.start.col.saturating_sub(1) as usize);
-        let shift = usize::from(matches!(first, Some('\'') | Some('"')));
-        let clamp = |o: usize| o.min(text.len());
-        let to_chars = |o: usize| text.get(..clamp(o)).map_or(0, |s| s.chars().count());
-        let (a, b) = (to_chars(r.start) + shift, to_chars(r.end).max(to_chars(r.start) + 1) + shift);
-        Some(if span.start.line == span.end.line || text.lines().count() <= 1 && !text.contains('\n') {
-            Span::new(
-                sigil_diagnostics::Pos::new(span.start.line, span.start.col + a as u32),
-                sigil_diagnostics::Pos::new(span.start.line, span.start.col + b as u32),
-            )
+        if matches!(first, Some('\'') | Some('"')) && span.start.line == span.end.line {
+            let s = sigil_diagnostics::Pos::new(span.start.line, span.start.col + 1);
+            let e = sigil_diagnostics::Pos::new(
+                span.end.line,
+                span.end.col.saturating_sub(1).max(s.col),
+            );
+            Some(Span::new(s, e))
         } else {
-            span
-        })
+            Some(span)
+        }
     }
 
     fn search(&mut self, e: &MapEntry, path: &str) -> Option<SearchAst> {
@@ -372,11 +539,18 @@ impl<'t> P<'t> {
                 for (i, it) in items.iter().enumerate() {
                     let ip = format!("{path}[{i}]");
                     match &it.kind {
-                        NodeKind::Map(m) => out.push(ListItem::Map(self.field_matches(m, &ip), it.span)),
+                        NodeKind::Map(m) => {
+                            out.push(ListItem::Map(self.field_matches(m, &ip), it.span))
+                        }
                         NodeKind::Seq(_) => {
-                            self.err(Code::WrongType, "a search list cannot hold a list", it.span, &ip)
-                                .hints
-                                .push("use a list of maps, or a map whose field holds a list".into());
+                            self.err(
+                                Code::WrongType,
+                                "a search list cannot hold a list",
+                                it.span,
+                                &ip,
+                            )
+                            .hints
+                            .push("use a list of maps, or a map whose field holds a list".into());
                         }
                         _ => {
                             if let Some(v) = self.scalar(it, &ip) {
@@ -386,7 +560,12 @@ impl<'t> P<'t> {
                     }
                 }
                 if out.is_empty() && items.is_empty() {
-                    self.err(Code::EmptySearch, format!("search `{}` is an empty list", e.key), e.value.span.or(e.key_span), path);
+                    self.err(
+                        Code::EmptySearch,
+                        format!("search `{}` is an empty list", e.key),
+                        e.value.span.or(e.key_span),
+                        path,
+                    );
                 }
                 Some(SearchAst::List(out))
             }
@@ -397,7 +576,15 @@ impl<'t> P<'t> {
             }
             _ => {
                 let found = e.value.type_name();
-                self.err(Code::WrongType, format!("search `{}` must be a mapping or a list, found {found}", e.key), e.value.span.or(e.key_span), path);
+                self.err(
+                    Code::WrongType,
+                    format!(
+                        "search `{}` must be a mapping or a list, found {found}",
+                        e.key
+                    ),
+                    e.value.span.or(e.key_span),
+                    path,
+                );
                 None
             }
         }
@@ -412,17 +599,30 @@ impl<'t> P<'t> {
             NodeKind::Str(s) => ScalarAst::Str(s.clone()),
             _ => {
                 let found = n.type_name();
-                self.err(Code::WrongType, format!("expected a value, found {found}"), n.span, path);
+                self.err(
+                    Code::WrongType,
+                    format!("expected a value, found {found}"),
+                    n.span,
+                    path,
+                );
                 return None;
             }
         };
-        Some(ValueAst { value, span: n.span })
+        Some(ValueAst {
+            value,
+            span: n.span,
+        })
     }
 
     fn field_matches(&mut self, m: &[MapEntry], path: &str) -> Vec<FieldMatch> {
         let mut out = Vec::new();
         if m.is_empty() {
-            self.err(Code::EmptySearch, "an empty mapping can never match", None, path);
+            self.err(
+                Code::EmptySearch,
+                "an empty mapping can never match",
+                None,
+                path,
+            );
         }
         for e in m {
             let p = join(path, &e.key);
@@ -447,13 +647,22 @@ impl<'t> P<'t> {
                     (vals, true)
                 }
                 NodeKind::Map(_) => {
-                    self.err(Code::WrongType, format!("field `{field}` holds a mapping; values must be scalars or lists"), e.value.span, &p);
+                    self.err(
+                        Code::WrongType,
+                        format!("field `{field}` holds a mapping; values must be scalars or lists"),
+                        e.value.span,
+                        &p,
+                    );
                     continue;
                 }
                 _ => (self.scalar(&e.value, &p).into_iter().collect(), false),
             };
             out.push(FieldMatch {
-                field: if field.is_empty() { None } else { Some(field.to_string()) },
+                field: if field.is_empty() {
+                    None
+                } else {
+                    Some(field.to_string())
+                },
                 key_span: e.key_span,
                 modifiers,
                 values,
@@ -468,7 +677,11 @@ impl<'t> P<'t> {
         let logsource = self.logsource(root, "", true);
         let f = root.get("filter")?;
         let Some(entries) = f.value.as_map() else {
-            self.wrong_type(f, "filter", "a mapping with `rules`, selections and `condition`");
+            self.wrong_type(
+                f,
+                "filter",
+                "a mapping with `rules`, selections and `condition`",
+            );
             return None;
         };
         let mut rules = None;
@@ -479,7 +692,11 @@ impl<'t> P<'t> {
                     Some("any") => FilterRules::Any,
                     _ => {
                         let listed = self.strings(e, "filter.rules");
-                        if listed.is_empty() { FilterRules::Any } else { FilterRules::Listed(listed) }
+                        if listed.is_empty() {
+                            FilterRules::Any
+                        } else {
+                            FilterRules::Listed(listed)
+                        }
                     }
                 });
             } else {
@@ -487,13 +704,22 @@ impl<'t> P<'t> {
             }
         }
         let rules = rules.unwrap_or_else(|| {
-            self.err(Code::InvalidFilter, "filter has no `rules`", f.value.span.or(f.key_span), "filter")
-                .hints
-                .push("list the ids or names of the rules it applies to, or write `rules: any`".into());
+            self.err(
+                Code::InvalidFilter,
+                "filter has no `rules`",
+                f.value.span.or(f.key_span),
+                "filter",
+            )
+            .hints
+            .push("list the ids or names of the rules it applies to, or write `rules: any`".into());
             FilterRules::Any
         });
         let detection = self.detection(&rest, f.value.span, "filter", &["condition"]);
-        Some(FilterAst { logsource, rules, detection })
+        Some(FilterAst {
+            logsource,
+            rules,
+            detection,
+        })
     }
 
     fn correlation(&mut self, e: &MapEntry) -> Option<CorrelationAst> {
@@ -526,9 +752,14 @@ impl<'t> P<'t> {
                         match CorrelationType::parse(&t.value) {
                             Some(k) => kind = Some(Spanned::new(k, t.span)),
                             None => {
-                                self.err(Code::InvalidCorrelation, format!("unknown correlation type `{}`", t.value), t.span, &p)
-                                    .hints
-                                    .push(format!("known types: {}", CorrelationType::NAMES));
+                                self.err(
+                                    Code::InvalidCorrelation,
+                                    format!("unknown correlation type `{}`", t.value),
+                                    t.span,
+                                    &p,
+                                )
+                                .hints
+                                .push(format!("known types: {}", CorrelationType::NAMES));
                                 return None;
                             }
                         }
@@ -564,9 +795,14 @@ impl<'t> P<'t> {
             }
         }
         let Some(kind) = kind else {
-            self.err(Code::MissingKey, "correlation has no `type`", span.map(|s| Span::point(s.start)), "correlation.type")
-                .hints
-                .push(format!("known types: {}", CorrelationType::NAMES));
+            self.err(
+                Code::MissingKey,
+                "correlation has no `type`",
+                span.map(|s| Span::point(s.start)),
+                "correlation.type",
+            )
+            .hints
+            .push(format!("known types: {}", CorrelationType::NAMES));
             return None;
         };
         c.kind = kind;
@@ -594,7 +830,10 @@ impl<'t> P<'t> {
                     fields.push((Spanned::new(r.key.clone(), r.key_span), f.value));
                 }
             }
-            out.push(AliasAst { name: Spanned::new(a.key.clone(), a.key_span), fields });
+            out.push(AliasAst {
+                name: Spanned::new(a.key.clone(), a.key_span),
+                fields,
+            });
         }
         out
     }
@@ -602,7 +841,12 @@ impl<'t> P<'t> {
     fn agg(&mut self, n: &Node, path: &str) -> Option<Spanned<expr::AggExpr>> {
         let Some(text) = n.as_str() else {
             let found = n.type_name();
-            self.err(Code::WrongType, format!("expected an aggregate expression string, found {found}"), n.span, path);
+            self.err(
+                Code::WrongType,
+                format!("expected an aggregate expression string, found {found}"),
+                n.span,
+                path,
+            );
             return None;
         };
         match expr::parse_agg_expr(text) {
@@ -650,10 +894,19 @@ impl<'t> P<'t> {
                         ops.push((op, v));
                     }
                 }
-                Some(CorrConditionAst::Sigma { field, ops, percentile, span: e.value.span })
+                Some(CorrConditionAst::Sigma {
+                    field,
+                    ops,
+                    percentile,
+                    span: e.value.span,
+                })
             }
             _ => {
-                self.wrong_type(e, p, "a mapping such as `{gte: 10}` or an aggregate expression string");
+                self.wrong_type(
+                    e,
+                    p,
+                    "a mapping such as `{gte: 10}` or an aggregate expression string",
+                );
                 None
             }
         }
@@ -687,7 +940,12 @@ impl<'t> P<'t> {
             let ip = format!("{path}[{i}]");
             let Some(m) = it.as_map() else {
                 let found = it.type_name();
-                self.err(Code::WrongType, format!("a score case must be a mapping, found {found}"), it.span, &ip);
+                self.err(
+                    Code::WrongType,
+                    format!("a score case must be a mapping, found {found}"),
+                    it.span,
+                    &ip,
+                );
                 continue;
             };
             let mut when = None;
@@ -701,16 +959,30 @@ impl<'t> P<'t> {
                         _ => self.wrong_type(x, &xp, "an integer"),
                     },
                     other => {
-                        self.err(Code::UnknownKey, format!("unknown score key `{other}`"), x.key_span, &xp)
-                            .hints
-                            .push("a score case has `when` (optional) and `value`".into());
+                        self.err(
+                            Code::UnknownKey,
+                            format!("unknown score key `{other}`"),
+                            x.key_span,
+                            &xp,
+                        )
+                        .hints
+                        .push("a score case has `when` (optional) and `value`".into());
                     }
                 }
             }
             match value {
-                Some(value) => out.push(ScoreAst { when, value, span: it.span }),
+                Some(value) => out.push(ScoreAst {
+                    when,
+                    value,
+                    span: it.span,
+                }),
                 None => {
-                    self.err(Code::MissingKey, "score case has no integer `value`", it.span, &ip);
+                    self.err(
+                        Code::MissingKey,
+                        "score case has no integer `value`",
+                        it.span,
+                        &ip,
+                    );
                 }
             }
         }
@@ -718,14 +990,25 @@ impl<'t> P<'t> {
     }
 
     fn step(&mut self, n: &Node, path: &str) -> Option<StepAst> {
-        let mut s = StepAst { rule: None, inline: None, name: None, runs: None, span: n.span };
+        let mut s = StepAst {
+            rule: None,
+            inline: None,
+            name: None,
+            runs: None,
+            span: n.span,
+        };
         if let Some(r) = n.as_str() {
             s.rule = Some(Spanned::new(r.to_string(), n.span));
             return Some(s);
         }
         let Some(m) = n.as_map() else {
             let found = n.type_name();
-            self.err(Code::WrongType, format!("a step must be a rule name or a mapping, found {found}"), n.span, path);
+            self.err(
+                Code::WrongType,
+                format!("a step must be a rule name or a mapping, found {found}"),
+                n.span,
+                path,
+            );
             return None;
         };
         for x in m {
@@ -739,21 +1022,39 @@ impl<'t> P<'t> {
                 },
                 "logsource" | "detection" => {}
                 other => {
-                    self.err(Code::UnknownKey, format!("unknown step key `{other}`"), x.key_span, &xp)
-                        .hints
-                        .push("a step has `rule` (or `logsource` + `detection`), `name` and `runs`".into());
+                    self.err(
+                        Code::UnknownKey,
+                        format!("unknown step key `{other}`"),
+                        x.key_span,
+                        &xp,
+                    )
+                    .hints
+                    .push(
+                        "a step has `rule` (or `logsource` + `detection`), `name` and `runs`"
+                            .into(),
+                    );
                 }
             }
         }
         if n.get("detection").is_some() || n.get("logsource").is_some() {
             if s.rule.is_some() {
-                self.err(Code::InvalidCorrelation, "a step names a `rule` and also defines a `detection`", n.span, path)
-                    .hints
-                    .push("use one or the other".into());
+                self.err(
+                    Code::InvalidCorrelation,
+                    "a step names a `rule` and also defines a `detection`",
+                    n.span,
+                    path,
+                )
+                .hints
+                .push("use one or the other".into());
             }
             s.inline = self.rule_body(n, path).map(Box::new);
         } else if s.rule.is_none() {
-            self.err(Code::MissingKey, "a step needs `rule` or `logsource` + `detection`", n.span, path);
+            self.err(
+                Code::MissingKey,
+                "a step needs `rule` or `logsource` + `detection`",
+                n.span,
+                path,
+            );
             return None;
         }
         Some(s)
@@ -761,5 +1062,9 @@ impl<'t> P<'t> {
 }
 
 fn join(prefix: &str, key: &str) -> String {
-    if prefix.is_empty() { key.to_string() } else { format!("{prefix}.{key}") }
+    if prefix.is_empty() {
+        key.to_string()
+    } else {
+        format!("{prefix}.{key}")
+    }
 }

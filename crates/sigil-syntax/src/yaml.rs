@@ -139,7 +139,12 @@ fn position_trees(text: &str) -> Option<Vec<PosTree>> {
     let mut stack: Vec<Frame> = Vec::new();
     let mut parser = Parser::new_from_str(text);
     // A finished node is handed to its parent frame (or becomes a document root).
-    fn push(stack: &mut Vec<Frame>, docs: &mut Vec<PosTree>, node: PosTree, key_text: Option<String>) {
+    fn push(
+        stack: &mut Vec<Frame>,
+        docs: &mut Vec<PosTree>,
+        node: PosTree,
+        key_text: Option<String>,
+    ) {
         match stack.last_mut() {
             None => docs.push(node),
             Some(Frame::Seq(_, items)) => items.push(node),
@@ -157,7 +162,12 @@ fn position_trees(text: &str) -> Option<Vec<PosTree>> {
         let sp = span(sp);
         match ev {
             Event::Scalar(v, ..) => {
-                push(&mut stack, &mut docs, PosTree::Leaf(sp), Some(v.into_owned()));
+                push(
+                    &mut stack,
+                    &mut docs,
+                    PosTree::Leaf(sp),
+                    Some(v.into_owned()),
+                );
             }
             Event::Alias(_) => push(&mut stack, &mut docs, PosTree::Leaf(sp), None),
             Event::SequenceStart(..) => stack.push(Frame::Seq(sp, Vec::new())),
@@ -193,7 +203,10 @@ pub fn load_documents(file: &Arc<str>, text: &str) -> (Vec<YamlDocument>, Vec<Di
                 if v.is_null() && tree.is_none_or(|t| matches!(t, PosTree::Leaf(_))) {
                     continue;
                 }
-                docs.push(YamlDocument { index, root: zip(v, tree) });
+                docs.push(YamlDocument {
+                    index,
+                    root: zip(v, tree),
+                });
             }
             Err(e) => {
                 diags.push(yaml_error(file, &e, tree));
@@ -207,16 +220,26 @@ pub fn load_documents(file: &Arc<str>, text: &str) -> (Vec<YamlDocument>, Vec<Di
 
 fn yaml_error(file: &Arc<str>, e: &serde_yaml::Error, tree: Option<&PosTree>) -> Diagnostic {
     let msg = e.to_string();
-    let loc = e.location().map(|l| Pos::new(l.line() as u32, l.column() as u32));
+    let loc = e
+        .location()
+        .map(|l| Pos::new(l.line() as u32, l.column() as u32));
     if let Some(rest) = msg.split("duplicate entry with key ").nth(1) {
-        let key = rest.split(" at line").next().unwrap_or(rest).trim_matches('"').to_string();
+        let key = rest
+            .split(" at line")
+            .next()
+            .unwrap_or(rest)
+            .trim_matches('"')
+            .to_string();
         // serde_yaml points at the mapping; the position tree knows the repeated key itself.
         let dup = tree.and_then(|t| find_duplicate(t, &key));
-        return Diagnostic::new(Code::DuplicateKey, format!("key `{key}` appears twice in one mapping"))
-            .in_file(file.clone())
-            .at(dup.map(|(_, second)| second).or(loc.map(Span::point)))
-            .hint("YAML keeps only one value per key; merge the two entries or rename one")
-            .hint("to OR several values of one field, give the field a list of values");
+        return Diagnostic::new(
+            Code::DuplicateKey,
+            format!("key `{key}` appears twice in one mapping"),
+        )
+        .in_file(file.clone())
+        .at(dup.map(|(_, second)| second).or(loc.map(Span::point)))
+        .hint("YAML keeps only one value per key; merge the two entries or rename one")
+        .hint("to OR several values of one field, give the field a list of values");
     }
     if msg.contains("recursion limit") || msg.contains("repetition limit") {
         return Diagnostic::new(Code::YamlLimit, format!("YAML too large to expand safely: {msg}"))
@@ -256,7 +279,10 @@ fn key_text(k: &serde_yaml::Value) -> String {
         serde_yaml::Value::Number(n) => n.to_string(),
         serde_yaml::Value::Bool(b) => b.to_string(),
         serde_yaml::Value::Null => "null".into(),
-        other => serde_yaml::to_string(other).unwrap_or_default().trim().to_string(),
+        other => serde_yaml::to_string(other)
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
     }
 }
 
@@ -324,7 +350,9 @@ mod tests {
         let det = d[0].root.get("detection").unwrap();
         let a = det.value.get("sel").unwrap().value.get("A").unwrap();
         assert_eq!(a.key_span.unwrap().start, Pos::new(4, 5));
-        let NodeKind::Seq(items) = &a.value.kind else { panic!() };
+        let NodeKind::Seq(items) = &a.value.kind else {
+            panic!()
+        };
         assert_eq!(items[1].span.unwrap().start, Pos::new(4, 12));
     }
 
@@ -341,7 +369,10 @@ mod tests {
         let names = ["b", "c", "d", "e", "f", "g", "h", "i"];
         let mut prev = "a";
         for n in names {
-            s.push_str(&format!("{n}: &{n} [{}]\n", vec![format!("*{prev}"); 9].join(",")));
+            s.push_str(&format!(
+                "{n}: &{n} [{}]\n",
+                vec![format!("*{prev}"); 9].join(",")
+            ));
             prev = n;
         }
         let (_, e) = load(&s);

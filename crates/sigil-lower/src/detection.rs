@@ -1,0 +1,1015 @@
+//! Lowers a detection (named searches plus condition) to one expression: modifiers become
+//! explicit predicates, identifiers and `x of` patterns are resolved.
+
+use crate::Sink;
+use crate::values::{self, Piece, Utf16};
+use sigil_diagnostics::{Code, Span};
+use sigil_ir::{
+    Case, CmpOp, Expr, PlaceholderPart, Predicate, RefMatch, RegexFlags, Target, Test, TimePart,
+    Value,
+};
+use sigil_syntax::ast::{DetectionAst, FieldMatch, ListItem, ScalarAst, SearchAst, ValueAst};
+use sigil_syntax::expr::{Cond, OfTarget, Quantifier};
+use std::collections::BTreeMap;
+
+/// Field modifiers of Sigma 2.x.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Modifier {
+    Contains,
+    StartsWith,
+    EndsWith,
+    All,
+    Base64,
+    Base64Offset,
+    Utf16(Utf16),
+    Windash,
+    Re,
+    ReFlag(char),
+    Cidr,
+    Cmp(CmpOp),
+    Exists,
+    Cased,
+    Expand,
+    FieldRef,
+    Neq,
+    Time(TimePart),
+}
+
+const KNOWN: &str = "contains, startswith, endswith, all, base64, base64offset, utf16le, utf16be, utf16, wide, windash, re, i, m, s, cidr, lt, lte, gt, gte, exists, cased, expand, fieldref, neq, minute, hour, day, week, month, year";
+
+fn modifier(name: &str) -> Option<Modifier> {
+    use Modifier::*;
+    Some(match name {
+        "contains" => Contains,
+        "startswith" => StartsWith,
+        "endswith" => EndsWith,
+        "all" => All,
+        "base64" => Base64,
+        "base64offset" => Base64Offset,
+        "utf16le" | "wide" => Utf16(values::Utf16::Le),
+        "utf16be" => Utf16(values::Utf16::Be),
+        "utf16" => Utf16(values::Utf16::Bom),
+        "windash" => Windash,
+        "re" => Re,
+        "i" | "ignorecase" => ReFlag('i'),
+        "m" | "multiline" => ReFlag('m'),
+        "s" | "dotall" => ReFlag('s'),
+        "cidr" => Cidr,
+        "lt" => Cmp(CmpOp::Lt),
+        "lte" => Cmp(CmpOp::Lte),
+        "gt" => Cmp(CmpOp::Gt),
+        "gte" => Cmp(CmpOp::Gte),
+        "exists" => Exists,
+        "cased" => Cased,
+        "expand" => Expand,
+        "fieldref" => FieldRef,
+        "neq" => Neq,
+        "minute" => Time(TimePart::Minute),
+        "hour" => Time(TimePart::Hour),
+        "day" => Time(TimePart::Day),
+        "week" => Time(TimePart::Week),
+        "month" => Time(TimePart::Month),
+        "year" => Time(TimePart::Year),
+        _ => return None,
+    })
+}
+
+/// Lowers a detection to one expression. `path` is the YAML path of the detection.
+pub(crate) fn lower_detection(sink: &mut Sink, d: &DetectionAst, path: &str) -> Option<Expr> {
+    let mut searches: BTreeMap<&str, (usize, Option<Expr>)> = BTreeMap::new();
+    for (i, s) in d.searches.iter().enumerate() {
+        let p = format!("{path}.{}", s.name);
+        let e = lower_search(sink, &s.search, &p);
+        searches.insert(s.name.as_str(), (i, e));
+    }
+    let order: Vec<&str> = d.searches.iter().map(|s| s.name.as_str()).collect();
+    let mut used = vec![false; order.len()];
+    let mut alts = Vec::new();
+    let mut ok = true;
+    for c in &d.conditions {
+        let mut r = Resolver {
+            sink,
+            searches: &searches,
+            order: &order,
+            used: &mut used,
+            span: c.span,
+            path: format!("{path}.condition"),
+            text: &c.value.text,
+        };
+        match r.cond(&c.value.expr) {
+            Some(e) => alts.push(e),
+            None => ok = false,
+        }
+    }
+    for (i, s) in d.searches.iter().enumerate() {
+        if !used[i] && !d.conditions.is_empty() {
+            sink.diag(
+                Code::UnusedIdentifier,
+                format!(
+                    "search `{}` is defined but the condition never uses it",
+                    s.name
+                ),
+                s.name_span,
+                &format!("{path}.{}", s.name),
+            )
+            .hints
+            .push(
+                "remove it, or use it in the condition (a leading `_` also keeps it out of `them`)"
+                    .into(),
+            );
+        }
+    }
+    if !ok || d.conditions.is_empty() || searches.values().any(|(_, e)| e.is_none()) {
+        return None;
+    }
+    Some(Expr::or(alts))
+}
+
+struct Resolver<'a, 's> {
+    sink: &'a mut Sink,
+    searches: &'a BTreeMap<&'s str, (usize, Option<Expr>)>,
+    order: &'a [&'s str],
+    used: &'a mut Vec<bool>,
+    span: Option<Span>,
+    path: String,
+    text: &'a str,
+}
+
+/// Matches an identifier against an `x of` pattern with `*` wildcards.
+fn glob(pattern: &str, name: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == name;
+    }
+    let mut rest = name;
+    for (i, p) in parts.iter().enumerate() {
+        if i == 0 {
+            let Some(r) = rest.strip_prefix(p) else {
+                return false;
+            };
+            rest = r;
+        } else if i == parts.len() - 1 {
+            return rest.ends_with(p);
+        } else {
+            match rest.find(p) {
+                Some(pos) => rest = &rest[pos + p.len()..],
+                None => return false,
+            }
+        }
+    }
+    true
+}
+
+impl Resolver<'_, '_> {
+    fn cond(&mut self, c: &Cond) -> Option<Expr> {
+        match c {
+            Cond::Ident { name, at } => match self.searches.get(name.as_str()) {
+                Some((i, e)) => {
+                    self.used[*i] = true;
+                    e.clone()
+                }
+                None => {
+                    let near = closest(name, self.order);
+                    let (a, b) = sigil_syntax::expr::char_range(self.text, at);
+                    let sp = self.span.map(|s| s.sub(a, b));
+                    let d = self.sink.diag(
+                        Code::UndefinedIdentifier,
+                        format!(
+                            "the condition names `{name}`, which the detection does not define"
+                        ),
+                        sp,
+                        &self.path,
+                    );
+                    match near {
+                        Some(n) => d.hints.push(format!("did you mean `{n}`?")),
+                        None => d
+                            .hints
+                            .push(format!("defined searches: {}", self.order.join(", "))),
+                    }
+                    None
+                }
+            },
+            Cond::Of { quant, target, at } => {
+                let names: Vec<usize> = self
+                    .order
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, n)| match target {
+                        OfTarget::Them => !n.starts_with('_'),
+                        OfTarget::Pattern(p) => {
+                            glob(p, n) && (!n.starts_with('_') || p.starts_with('_'))
+                        }
+                    })
+                    .map(|(i, _)| i)
+                    .collect();
+                if names.is_empty() {
+                    let what = match target {
+                        OfTarget::Them => "`them`".to_string(),
+                        OfTarget::Pattern(p) => format!("`{p}`"),
+                    };
+                    let (a, b) = sigil_syntax::expr::char_range(self.text, at);
+                    let sp = self.span.map(|s| s.sub(a, b));
+                    self.sink
+                        .diag(
+                            Code::PatternMatchesNothing,
+                            format!("{what} matches no search identifier"),
+                            sp,
+                            &self.path,
+                        )
+                        .hints
+                        .push(format!("defined searches: {}", self.order.join(", ")));
+                    return None;
+                }
+                let mut items = Vec::new();
+                for i in names {
+                    self.used[i] = true;
+                    items.push(
+                        self.searches
+                            .get(self.order[i])
+                            .and_then(|(_, e)| e.clone())?,
+                    );
+                }
+                Some(match quant {
+                    Quantifier::Any => Expr::or(items),
+                    Quantifier::All => Expr::and(items),
+                    Quantifier::AtLeast(n) => at_least(*n as usize, items, self)?,
+                })
+            }
+            Cond::Not(x) => Some(Expr::not(self.cond(x)?)),
+            Cond::And(v) => {
+                let items: Vec<Option<Expr>> = v.iter().map(|x| self.cond(x)).collect();
+                Some(Expr::and(items.into_iter().collect::<Option<Vec<_>>>()?))
+            }
+            Cond::Or(v) => {
+                let items: Vec<Option<Expr>> = v.iter().map(|x| self.cond(x)).collect();
+                Some(Expr::or(items.into_iter().collect::<Option<Vec<_>>>()?))
+            }
+        }
+    }
+}
+
+/// `N of` as an OR of the AND of every N-subset; refused when that would be huge.
+fn at_least(n: usize, items: Vec<Expr>, r: &mut Resolver) -> Option<Expr> {
+    if n > items.len() {
+        return Some(Expr::Const(false));
+    }
+    if items.len() > 12 {
+        r.sink.diag(
+            Code::ConditionSyntax,
+            format!("`{n} of` over {} searches expands too far", items.len()),
+            r.span,
+            &r.path,
+        );
+        return None;
+    }
+    let mut alts = Vec::new();
+    let k = items.len();
+    for mask in 0u32..(1 << k) {
+        if mask.count_ones() as usize == n {
+            alts.push(Expr::and(
+                (0..k)
+                    .filter(|i| mask & (1 << i) != 0)
+                    .map(|i| items[i].clone())
+                    .collect(),
+            ));
+        }
+    }
+    Some(Expr::or(alts))
+}
+
+/// The defined name closest to a misspelt one (edit distance at most 2).
+fn closest<'a>(name: &str, names: &[&'a str]) -> Option<&'a str> {
+    names
+        .iter()
+        .map(|n| (edit_distance(name, n), *n))
+        .filter(|(d, _)| *d <= 2)
+        .min()
+        .map(|(_, n)| n)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur.push(
+                (prev[j] + usize::from(ca != *cb))
+                    .min(prev[j + 1] + 1)
+                    .min(cur[j] + 1),
+            );
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+fn lower_search(sink: &mut Sink, s: &SearchAst, path: &str) -> Option<Expr> {
+    match s {
+        SearchAst::Map(fields) => lower_map(sink, fields, path),
+        SearchAst::List(items) => {
+            let mut alts = Vec::new();
+            let mut ok = true;
+            for (i, it) in items.iter().enumerate() {
+                let ip = format!("{path}[{i}]");
+                let e = match it {
+                    ListItem::Map(fields, _) => lower_map(sink, fields, &ip),
+                    ListItem::Keyword(v) => keyword(sink, v, &ip, Case::Insensitive),
+                };
+                match e {
+                    Some(e) => alts.push(e),
+                    None => ok = false,
+                }
+            }
+            if items.is_empty() {
+                return None;
+            }
+            ok.then(|| Expr::or(alts))
+        }
+    }
+}
+
+fn keyword(sink: &mut Sink, v: &ValueAst, path: &str, case: Case) -> Option<Expr> {
+    let text = match &v.value {
+        ScalarAst::Str(s) => s.clone(),
+        ScalarAst::Int(i) => i.to_string(),
+        ScalarAst::Float(f) => f.to_string(),
+        other => {
+            sink.diag(
+                Code::InvalidModifierValue,
+                format!("a keyword must be a string or number, found {other:?}"),
+                v.span,
+                path,
+            );
+            return None;
+        }
+    };
+    // A keyword is found anywhere in any string of the event.
+    let mut parts = vec![PlaceholderPart::Seg(sigil_ir::Seg::Any)];
+    parts.extend(values::parse_value(&text, false));
+    parts.push(PlaceholderPart::Seg(sigil_ir::Seg::Any));
+    let pattern = values::to_pattern(&values::normalise(parts))?;
+    Some(Expr::Pred(Predicate {
+        target: Target::Keywords,
+        test: Test::Pattern(pattern, case),
+        span: v.span,
+    }))
+}
+
+fn lower_map(sink: &mut Sink, fields: &[FieldMatch], path: &str) -> Option<Expr> {
+    let mut items = Vec::new();
+    let mut ok = true;
+    for f in fields {
+        let p = format!("{path}.{}", key_text(f));
+        match lower_field(sink, f, &p) {
+            Some(e) => items.push(e),
+            None => ok = false,
+        }
+    }
+    if fields.is_empty() {
+        return None;
+    }
+    ok.then(|| Expr::and(items))
+}
+
+fn key_text(f: &FieldMatch) -> String {
+    let mut s = f.field.clone().unwrap_or_default();
+    for m in &f.modifiers {
+        s.push('|');
+        s.push_str(&m.value);
+    }
+    s
+}
+
+fn lower_field(sink: &mut Sink, f: &FieldMatch, path: &str) -> Option<Expr> {
+    let mut mods = Vec::new();
+    let mut bad = false;
+    for m in &f.modifiers {
+        match modifier(&m.value) {
+            Some(x) => mods.push((x, m.span)),
+            None => {
+                let near =
+                    closest(&m.value, &KNOWN.split(", ").collect::<Vec<_>>()).map(str::to_owned);
+                let d = sink.diag(
+                    Code::UnknownModifier,
+                    format!("unknown modifier `{}`", m.value),
+                    m.span.or(f.key_span),
+                    path,
+                );
+                match near {
+                    Some(n) => d.hints.push(format!("did you mean `{n}`?")),
+                    None => d.hints.push(format!("known modifiers: {KNOWN}")),
+                }
+                bad = true;
+            }
+        }
+    }
+    if bad {
+        return None;
+    }
+    let has = |m: Modifier| mods.iter().any(|(x, _)| *x == m);
+    let target = match &f.field {
+        Some(name) => Target::Field(name.clone()),
+        None => Target::Keywords,
+    };
+    let incompatible = |sink: &mut Sink, msg: String, hint: &str| {
+        sink.diag(Code::IncompatibleModifiers, msg, f.key_span, path)
+            .hints
+            .push(hint.into());
+    };
+    if f.values.is_empty() {
+        sink.diag(
+            Code::EmptySearch,
+            "an empty value list can never match",
+            f.value_span.or(f.key_span),
+            path,
+        )
+        .hints
+        .push("give at least one value".into());
+        return None;
+    }
+    let all = has(Modifier::All);
+    let neq = has(Modifier::Neq);
+    if all && f.values.len() < 2 {
+        sink.diag(
+            Code::InvalidModifierValue,
+            "`all` needs a list of at least two values",
+            f.value_span,
+            path,
+        )
+        .hints
+        .push("drop `|all`, or list the values that must all match".into());
+        return None;
+    }
+    if f.values.len() > 1 && f.values.iter().any(|v| v.value == ScalarAst::Null) {
+        sink.diag(
+            Code::InvalidModifierValue,
+            "`null` cannot be one of several values",
+            f.value_span,
+            path,
+        )
+        .hints
+        .push(
+            "put `field: null` in a search of its own and combine the searches with `1 of`".into(),
+        );
+        return None;
+    }
+    // Modifiers that define the whole test and take no others (besides all/neq where meaningful).
+    let core: Vec<Modifier> = mods
+        .iter()
+        .map(|(m, _)| *m)
+        .filter(|m| !matches!(m, Modifier::All | Modifier::Neq))
+        .collect();
+    let combine = |items: Vec<Expr>| -> Expr {
+        let e = if all {
+            Expr::and(items)
+        } else {
+            Expr::or(items)
+        };
+        if neq { Expr::not(e) } else { e }
+    };
+    if target == Target::Keywords
+        && core.iter().any(|m| {
+            !matches!(
+                m,
+                Modifier::Contains
+                    | Modifier::StartsWith
+                    | Modifier::EndsWith
+                    | Modifier::Cased
+                    | Modifier::Windash
+                    | Modifier::Base64
+                    | Modifier::Base64Offset
+                    | Modifier::Utf16(_)
+            )
+        })
+    {
+        incompatible(
+            sink,
+            "keyword searches take only string modifiers".into(),
+            "field-level modifiers such as re, cidr or exists need a field name",
+        );
+        return None;
+    }
+
+    if core.contains(&Modifier::Exists) {
+        if core.len() > 1 || all || neq {
+            incompatible(
+                sink,
+                "`exists` cannot be combined with other modifiers".into(),
+                "write `Field|exists: true` or `false` alone",
+            );
+            return None;
+        }
+        return match (&f.values[..], &target) {
+            (
+                [
+                    ValueAst {
+                        value: ScalarAst::Bool(b),
+                        ..
+                    },
+                ],
+                Target::Field(_),
+            ) => Some(pred(target, Test::Exists(*b), f.values[0].span)),
+            _ => {
+                sink.diag(
+                    Code::InvalidModifierValue,
+                    "`exists` takes `true` or `false`",
+                    f.value_span,
+                    path,
+                );
+                None
+            }
+        };
+    }
+
+    if core.contains(&Modifier::Cidr) {
+        if core.len() > 1 {
+            incompatible(
+                sink,
+                "`cidr` cannot be combined with other value modifiers".into(),
+                "only `all`/`neq` may accompany `cidr`",
+            );
+            return None;
+        }
+        let mut items = Vec::new();
+        for v in &f.values {
+            let text = scalar_string(v)?;
+            let net = text
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from));
+            match net {
+                Ok(n) => items.push(pred(target.clone(), Test::Cidr(n.trunc()), v.span)),
+                Err(_) => {
+                    sink.diag(
+                        Code::InvalidCidr,
+                        format!("`{text}` is not an IPv4 or IPv6 network"),
+                        v.span,
+                        path,
+                    )
+                    .hints
+                    .push("write networks as address/prefix, e.g. 10.0.0.0/8 or fd00::/8".into());
+                    return None;
+                }
+            }
+        }
+        return Some(combine(items));
+    }
+
+    let time = core.iter().find_map(|m| {
+        if let Modifier::Time(t) = m {
+            Some(*t)
+        } else {
+            None
+        }
+    });
+    let cmp = core.iter().find_map(|m| {
+        if let Modifier::Cmp(o) = m {
+            Some(*o)
+        } else {
+            None
+        }
+    });
+    if time.is_some() || cmp.is_some() {
+        let allowed = core
+            .iter()
+            .all(|m| matches!(m, Modifier::Time(_) | Modifier::Cmp(_)));
+        let n_time = core
+            .iter()
+            .filter(|m| matches!(m, Modifier::Time(_)))
+            .count();
+        let n_cmp = core
+            .iter()
+            .filter(|m| matches!(m, Modifier::Cmp(_)))
+            .count();
+        if !allowed || n_time > 1 || n_cmp > 1 {
+            incompatible(
+                sink,
+                "numeric comparisons combine only with one time-part modifier".into(),
+                "e.g. `Field|gt: 5` or `EventTime|hour|gte: 22`",
+            );
+            return None;
+        }
+        let mut items = Vec::new();
+        for v in &f.values {
+            let Some(n) = scalar_number(v) else {
+                sink.diag(
+                    Code::InvalidModifierValue,
+                    format!("`{}` needs a number", key_text(f)),
+                    v.span,
+                    path,
+                );
+                return None;
+            };
+            let test = match time {
+                Some(t) => {
+                    if n.fract() != 0.0 {
+                        sink.diag(
+                            Code::InvalidModifierValue,
+                            "time parts are whole numbers",
+                            v.span,
+                            path,
+                        );
+                        return None;
+                    }
+                    Test::TimePart(t, cmp.unwrap_or(CmpOp::Eq), n as i64)
+                }
+                None => Test::Cmp(cmp.unwrap_or(CmpOp::Eq), n),
+            };
+            items.push(pred(target.clone(), test, v.span));
+        }
+        return Some(combine(items));
+    }
+
+    let cased = core.contains(&Modifier::Cased);
+    let case = if cased {
+        Case::Sensitive
+    } else {
+        Case::Insensitive
+    };
+
+    if core.contains(&Modifier::Re) {
+        let mut flags = RegexFlags::default();
+        let mut seen_re = false;
+        for (m, _) in &mods {
+            match m {
+                Modifier::Re => seen_re = true,
+                Modifier::ReFlag(c) if seen_re => match c {
+                    'i' => flags.ignore_case = true,
+                    'm' => flags.multi_line = true,
+                    _ => flags.dot_all = true,
+                },
+                Modifier::ReFlag(_) | Modifier::All | Modifier::Neq => {}
+                other => {
+                    incompatible(
+                        sink,
+                        format!("`re` cannot be combined with `{}`", modifier_name(*other)),
+                        "regexes take only the flags i, m and s (after `re`), `all` and `neq`",
+                    );
+                    return None;
+                }
+            }
+        }
+        if mods
+            .iter()
+            .position(|(m, _)| matches!(m, Modifier::ReFlag(_)))
+            < mods.iter().position(|(m, _)| *m == Modifier::Re)
+            && mods.iter().any(|(m, _)| matches!(m, Modifier::ReFlag(_)))
+        {
+            incompatible(
+                sink,
+                "regex flags must follow `re`".into(),
+                "write `Field|re|i`",
+            );
+            return None;
+        }
+        let mut items = Vec::new();
+        for v in &f.values {
+            let text = scalar_string(v)?;
+            let mut prefix = String::new();
+            if flags.ignore_case || flags.multi_line || flags.dot_all {
+                prefix.push_str("(?");
+                if flags.ignore_case {
+                    prefix.push('i');
+                }
+                if flags.multi_line {
+                    prefix.push('m');
+                }
+                if flags.dot_all {
+                    prefix.push('s');
+                }
+                prefix.push(')');
+            }
+            if let Err(e) = fancy_regex::RegexBuilder::new(&format!("{prefix}{text}"))
+                .backtrack_limit(100_000)
+                .build()
+            {
+                sink.diag(
+                    Code::InvalidRegex,
+                    format!("invalid regular expression: {}", first_line(&e.to_string())),
+                    v.span,
+                    path,
+                )
+                .hints
+                .push(
+                    "Sigma regexes use PCRE syntax; escape literal metacharacters with `\\`".into(),
+                );
+                return None;
+            }
+            items.push(pred(target.clone(), Test::Regex(text, flags), v.span));
+        }
+        return Some(combine(items));
+    }
+    if core.iter().any(|m| matches!(m, Modifier::ReFlag(_))) {
+        incompatible(
+            sink,
+            "the flags i, m and s belong to `re`".into(),
+            "write `Field|re|i: ...`",
+        );
+        return None;
+    }
+
+    if core.contains(&Modifier::FieldRef) {
+        let mut how = RefMatch::Equals;
+        for m in &core {
+            how = match m {
+                Modifier::FieldRef | Modifier::Cased => how,
+                Modifier::Contains => RefMatch::Contains,
+                Modifier::StartsWith => RefMatch::StartsWith,
+                Modifier::EndsWith => RefMatch::EndsWith,
+                other => {
+                    incompatible(
+                        sink,
+                        format!(
+                            "`fieldref` cannot be combined with `{}`",
+                            modifier_name(*other)
+                        ),
+                        "fieldref takes contains, startswith, endswith, cased, all and neq",
+                    );
+                    return None;
+                }
+            };
+        }
+        let mut items = Vec::new();
+        for v in &f.values {
+            let other = scalar_string(v)?;
+            if other.contains('*') || other.is_empty() {
+                sink.diag(
+                    Code::InvalidModifierValue,
+                    "`fieldref` takes a plain field name",
+                    v.span,
+                    path,
+                );
+                return None;
+            }
+            items.push(pred(
+                target.clone(),
+                Test::FieldRef(other, how, case),
+                v.span,
+            ));
+        }
+        return Some(combine(items));
+    }
+
+    // String pipeline: every remaining modifier transforms the values in written order.
+    let wrappers = core
+        .iter()
+        .filter(|m| {
+            matches!(
+                m,
+                Modifier::Contains | Modifier::StartsWith | Modifier::EndsWith
+            )
+        })
+        .count();
+    if wrappers > 1 {
+        incompatible(
+            sink,
+            "use only one of contains, startswith and endswith".into(),
+            "write the pattern with `*` wildcards instead, e.g. `abc*xyz`",
+        );
+        return None;
+    }
+    let expand = core.contains(&Modifier::Expand);
+    let encodes = core.iter().any(|m| {
+        matches!(
+            m,
+            Modifier::Base64 | Modifier::Base64Offset | Modifier::Utf16(_)
+        )
+    });
+    if expand && (encodes || core.contains(&Modifier::Windash)) {
+        incompatible(
+            sink,
+            "`expand` cannot be combined with encodings or windash".into(),
+            "placeholders are resolved at compile time, after encodings would have run",
+        );
+        return None;
+    }
+    if core.len() == 0 || core.iter().all(|m| matches!(m, Modifier::Cased)) {
+        // Plain values: numbers, booleans and null keep their type.
+        let mut items = Vec::new();
+        for v in &f.values {
+            let test = match &v.value {
+                ScalarAst::Null => Test::Null,
+                ScalarAst::Bool(b) => Test::Eq(Value::Bool(*b), case),
+                ScalarAst::Int(i) => Test::Eq(Value::Int(*i), case),
+                ScalarAst::Float(x) => Test::Eq(Value::Float(*x), case),
+                ScalarAst::Str(s) => string_test(values::parse_value(s, false), case),
+            };
+            if target == Target::Keywords {
+                items.push(keyword(sink, v, path, case)?);
+            } else {
+                items.push(pred(target.clone(), test, v.span));
+            }
+        }
+        return Some(combine(items));
+    }
+    let mut items = Vec::new();
+    for v in &f.values {
+        let Some(text) = scalar_text(v) else {
+            sink.diag(
+                Code::InvalidModifierValue,
+                format!("`{}` needs a string value", key_text(f)),
+                v.span,
+                path,
+            );
+            return None;
+        };
+        let mut pieces = vec![Piece::Parts(values::parse_value(&text, expand))];
+        for (m, mspan) in &mods {
+            let mspan = mspan.or(f.key_span);
+            let mut next = Vec::with_capacity(pieces.len());
+            for p in pieces {
+                match (m, p) {
+                    (Modifier::Contains, Piece::Parts(mut x)) => {
+                        x.insert(0, PlaceholderPart::Seg(sigil_ir::Seg::Any));
+                        x.push(PlaceholderPart::Seg(sigil_ir::Seg::Any));
+                        next.push(Piece::Parts(values::normalise(x)));
+                    }
+                    (Modifier::StartsWith, Piece::Parts(mut x)) => {
+                        x.push(PlaceholderPart::Seg(sigil_ir::Seg::Any));
+                        next.push(Piece::Parts(values::normalise(x)));
+                    }
+                    (Modifier::EndsWith, Piece::Parts(mut x)) => {
+                        x.insert(0, PlaceholderPart::Seg(sigil_ir::Seg::Any));
+                        next.push(Piece::Parts(values::normalise(x)));
+                    }
+                    (Modifier::Windash, Piece::Parts(x)) => match values::windash(&x) {
+                        Some(vs) => next.extend(vs.into_iter().map(Piece::Parts)),
+                        None => {
+                            sink.diag(
+                                Code::InvalidModifierValue,
+                                format!(
+                                    "`windash` would expand more than {} dashes",
+                                    values::WINDASH_MAX_POSITIONS
+                                ),
+                                v.span,
+                                path,
+                            );
+                            return None;
+                        }
+                    },
+                    (Modifier::Utf16(form), Piece::Parts(x)) => match values::literal_text(&x) {
+                        Some(t) => next.push(Piece::Bytes(values::utf16(&t, *form))),
+                        None => {
+                            sink.diag(Code::IncompatibleModifiers, "encodings need a plain value: apply contains/startswith/endswith after the encoding and use `\\*` for a literal `*`", mspan, path);
+                            return None;
+                        }
+                    },
+                    (Modifier::Base64 | Modifier::Base64Offset, p) => {
+                        let bytes = match p {
+                            Piece::Bytes(b) => b,
+                            Piece::Parts(x) => match values::literal_text(&x) {
+                                Some(t) => t.into_bytes(),
+                                None => {
+                                    sink.diag(Code::IncompatibleModifiers, "base64 needs a plain value: apply contains/startswith/endswith after it", mspan, path);
+                                    return None;
+                                }
+                            },
+                        };
+                        let lits = if *m == Modifier::Base64 {
+                            vec![values::base64(&bytes)]
+                        } else {
+                            values::base64_offsets(&bytes)
+                        };
+                        next.extend(lits.into_iter().map(|l| {
+                            Piece::Parts(vec![PlaceholderPart::Seg(sigil_ir::Seg::Lit(l))])
+                        }));
+                    }
+                    (Modifier::Cased | Modifier::Expand | Modifier::All | Modifier::Neq, p) => {
+                        next.push(p)
+                    }
+                    (Modifier::Utf16(_), Piece::Bytes(_)) => {
+                        incompatible(
+                            sink,
+                            "two utf16 encodings in one chain".into(),
+                            "use one of utf16le, utf16be, utf16 and wide",
+                        );
+                        return None;
+                    }
+                    (other, Piece::Bytes(_)) => {
+                        incompatible(
+                            sink,
+                            format!("`{}` cannot follow a utf16 encoding", modifier_name(*other)),
+                            "a utf16 modifier must be followed by base64 or base64offset",
+                        );
+                        return None;
+                    }
+                    (other, Piece::Parts(_)) => {
+                        incompatible(
+                            sink,
+                            format!(
+                                "`{}` cannot be combined with string modifiers",
+                                modifier_name(*other)
+                            ),
+                            "see docs/dsl.md for the modifier table",
+                        );
+                        return None;
+                    }
+                }
+            }
+            pieces = next;
+        }
+        let mut alts = Vec::new();
+        for p in pieces {
+            match p {
+                Piece::Parts(x) => {
+                    let test = string_test(x, case);
+                    alts.push(pred(target.clone(), test, v.span));
+                }
+                Piece::Bytes(_) => {
+                    incompatible(
+                        sink,
+                        "a utf16 encoding must be followed by base64 or base64offset".into(),
+                        "e.g. `CommandLine|wide|base64offset|contains`",
+                    );
+                    return None;
+                }
+            }
+        }
+        items.push(Expr::or(alts));
+    }
+    Some(combine(items))
+}
+
+fn string_test(parts: Vec<PlaceholderPart>, case: Case) -> Test {
+    if parts.iter().any(|p| matches!(p, PlaceholderPart::Name(_))) {
+        return Test::Placeholder(parts, case);
+    }
+    if parts.is_empty() {
+        return Test::Eq(Value::Str(String::new()), case);
+    }
+    match values::literal_text(&parts) {
+        Some(l) => Test::Eq(Value::Str(l), case),
+        None => Test::Pattern(
+            values::to_pattern(&parts).unwrap_or(sigil_ir::Pattern(vec![])),
+            case,
+        ),
+    }
+}
+
+fn pred(target: Target, test: Test, span: Option<Span>) -> Expr {
+    Expr::Pred(Predicate { target, test, span })
+}
+
+fn scalar_text(v: &ValueAst) -> Option<String> {
+    match &v.value {
+        ScalarAst::Str(s) => Some(s.clone()),
+        ScalarAst::Int(i) => Some(i.to_string()),
+        ScalarAst::Float(f) => Some(f.to_string()),
+        _ => None,
+    }
+}
+
+fn scalar_string(v: &ValueAst) -> Option<String> {
+    scalar_text(v)
+}
+
+fn scalar_number(v: &ValueAst) -> Option<f64> {
+    match &v.value {
+        ScalarAst::Int(i) => Some(*i as f64),
+        ScalarAst::Float(f) => Some(*f),
+        ScalarAst::Str(s) => s.trim().parse::<f64>().ok().filter(|x| x.is_finite()),
+        _ => None,
+    }
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or(s).to_string()
+}
+
+fn modifier_name(m: Modifier) -> &'static str {
+    use Modifier::*;
+    match m {
+        Contains => "contains",
+        StartsWith => "startswith",
+        EndsWith => "endswith",
+        All => "all",
+        Base64 => "base64",
+        Base64Offset => "base64offset",
+        Utf16(_) => "utf16",
+        Windash => "windash",
+        Re => "re",
+        ReFlag(_) => "a regex flag",
+        Cidr => "cidr",
+        Cmp(_) => "a comparison",
+        Exists => "exists",
+        Cased => "cased",
+        Expand => "expand",
+        FieldRef => "fieldref",
+        Neq => "neq",
+        Time(_) => "a time part",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob;
+
+    #[test]
+    fn glob_patterns() {
+        assert!(glob("sel*", "selection"));
+        assert!(glob("*_1", "sel_1"));
+        assert!(glob("a*b*c", "aXXbYYc"));
+        assert!(!glob("a*b*c", "aXXc"));
+        assert!(glob("them", "them"));
+    }
+}
