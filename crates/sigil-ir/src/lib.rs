@@ -169,17 +169,21 @@ pub struct Input {
     pub name: String,
     /// The referenced rule's query.
     pub query: Box<Query>,
-    /// Alias → field in this input's events. Group keys not listed here use the alias
-    /// itself as the field name.
-    pub fields: BTreeMap<String, String>,
+    /// Alias → field in this input's events; `None` when the correlation defines the alias
+    /// but not for this input (the key is then absent from its events). Group keys that are
+    /// not aliases at all use their own name as the field name.
+    pub fields: BTreeMap<String, Option<String>>,
     /// Where the reference is.
     pub origin: Option<Span>,
 }
 
 impl Input {
-    /// The event field this input reads for a group key or alias.
-    pub fn field<'a>(&'a self, alias: &'a str) -> &'a str {
-        self.fields.get(alias).map(String::as_str).unwrap_or(alias)
+    /// The event field this input reads for a group key or alias (`None`: absent).
+    pub fn field<'a>(&'a self, alias: &'a str) -> Option<&'a str> {
+        match self.fields.get(alias) {
+            Some(f) => f.as_deref(),
+            None => Some(alias),
+        }
     }
 }
 

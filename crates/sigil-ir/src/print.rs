@@ -323,7 +323,11 @@ impl Printer {
         let fields = if i.fields.is_empty() {
             String::new()
         } else {
-            let f: Vec<String> = i.fields.iter().map(|(a, f)| format!("{a}={f}")).collect();
+            let f: Vec<String> = i
+                .fields
+                .iter()
+                .map(|(a, f)| format!("{a}={}", f.as_deref().unwrap_or("<absent>")))
+                .collect();
             format!(" fields({})", f.join(", "))
         };
         self.line(d, &format!("{label} {}{fields}", i.name));

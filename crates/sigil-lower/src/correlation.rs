@@ -339,11 +339,8 @@ impl<'a, 'b> Resolver<'a, 'b> {
                 .collect();
             aliases.insert(a.name.value.clone(), m);
         }
-        let fields_for = |name: &str| -> BTreeMap<String, String> {
-            aliases
-                .iter()
-                .filter_map(|(alias, m)| m.get(name).map(|f| (alias.clone(), f.clone())))
-                .collect()
+        let fields_for = |name: &str| -> BTreeMap<String, Option<String>> {
+            aliases.iter().map(|(alias, m)| (alias.clone(), m.get(name).cloned())).collect()
         };
         let timespan = match &c.timespan {
             Some(t) => Some(duration(&mut sinks[i], t, "correlation.timespan")?),
