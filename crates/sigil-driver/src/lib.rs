@@ -203,6 +203,15 @@ pub fn check(paths: &[PathBuf]) -> CheckReport {
     report.counts = lowered.counts;
     report.rules = lowered.rules;
     report.sources = sources.into_iter().map(|s| (s.name, s.text)).collect();
+    // Fixture files are not rule files; keep their text too so their snippets can be shown.
+    for d in diags.iter().filter(|d| d.code == Code::InvalidFixture) {
+        let f = &d.location.file;
+        if !report.sources.contains_key(f)
+            && let Ok(t) = std::fs::read_to_string(&**f)
+        {
+            report.sources.insert(f.clone(), Arc::from(t));
+        }
+    }
     report.diagnostics = diags;
     report
 }

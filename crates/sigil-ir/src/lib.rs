@@ -561,7 +561,7 @@ impl Expr {
                 other => out.push(other),
             }
         }
-        if out.iter().any(|e| *e == Expr::Const(false)) {
+        if out.contains(&Expr::Const(false)) {
             return Expr::Const(false);
         }
         match out.len() {
@@ -581,7 +581,7 @@ impl Expr {
                 other => out.push(other),
             }
         }
-        if out.iter().any(|e| *e == Expr::Const(true)) {
+        if out.contains(&Expr::Const(true)) {
             return Expr::Const(true);
         }
         match out.len() {
@@ -592,7 +592,7 @@ impl Expr {
     }
 
     /// Builds a NOT, removing double negation.
-    pub fn not(e: Expr) -> Expr {
+    pub fn negate(e: Expr) -> Expr {
         match e {
             Expr::Not(inner) => *inner,
             Expr::Const(b) => Expr::Const(!b),

@@ -30,6 +30,18 @@ pub(crate) fn cmp(op: expr::CmpOp) -> CmpOp {
     }
 }
 
+/// Whether `lhs op rhs` holds.
+fn cmp_holds(op: CmpOp, lhs: f64, rhs: f64) -> bool {
+    match op {
+        CmpOp::Lt => lhs < rhs,
+        CmpOp::Lte => lhs <= rhs,
+        CmpOp::Gt => lhs > rhs,
+        CmpOp::Gte => lhs >= rhs,
+        CmpOp::Eq => lhs == rhs,
+        CmpOp::Neq => lhs != rhs,
+    }
+}
+
 fn func(f: expr::AggFunc) -> AggFunc {
     match f {
         expr::AggFunc::Count => AggFunc::Count,
@@ -340,7 +352,10 @@ impl<'a, 'b> Resolver<'a, 'b> {
             aliases.insert(a.name.value.clone(), m);
         }
         let fields_for = |name: &str| -> BTreeMap<String, Option<String>> {
-            aliases.iter().map(|(alias, m)| (alias.clone(), m.get(name).cloned())).collect()
+            aliases
+                .iter()
+                .map(|(alias, m)| (alias.clone(), m.get(name).cloned()))
+                .collect()
         };
         let timespan = match &c.timespan {
             Some(t) => Some(duration(&mut sinks[i], t, "correlation.timespan")?),
@@ -523,19 +538,41 @@ impl<'a, 'b> Resolver<'a, 'b> {
         }
         match kind {
             CorrelationType::Temporal | CorrelationType::TemporalOrdered => {
-                if let Some(cond) = &c.condition {
+                // Sigma 2.1 lets the condition count the distinct rules that matched; the IR
+                // expresses "every listed rule", so a condition is accepted when it holds for
+                // exactly that count (e.g. pySigma's default `gte: <number of rules>`).
+                let every_rule = |cond: &CorrConditionAst| match cond {
+                    CorrConditionAst::Sigma {
+                        field,
+                        ops,
+                        percentile: None,
+                        ..
+                    } if field.is_empty() && !ops.is_empty() => (0..=inputs.len()).all(|k| {
+                        let holds = ops.iter().all(|(op, v)| cmp_holds(cmp(*op), k as f64, *v));
+                        holds == (k == inputs.len())
+                    }),
+                    _ => false,
+                };
+                if let Some(cond) = c.condition.as_ref().filter(|x| !every_rule(x)) {
                     let span = match cond {
                         CorrConditionAst::Sigma { span, .. } => *span,
                         CorrConditionAst::Expr(e) => e.span,
                     };
                     sink.diag(
                         Code::InvalidCorrelation,
-                        "temporal correlations take no `condition`: every listed rule must occur",
+                        format!(
+                            "a temporal condition must require every listed rule ({} of {})",
+                            inputs.len(),
+                            inputs.len()
+                        ),
                         span,
                         "correlation.condition",
                     )
                     .hints
-                    .push("drop the condition, or list only the rules that must occur".into());
+                    .push(format!(
+                        "drop the condition (or write `gte: {}`), or list only the rules that must occur",
+                        inputs.len()
+                    ));
                     return None;
                 }
                 let within_ms = need_window(sink)?;
@@ -577,11 +614,11 @@ impl<'a, 'b> Resolver<'a, 'b> {
                         value: s.value,
                     });
                 }
-                if let Some(pos) = c.score.iter().position(|s| s.when.is_none()) {
-                    if pos + 1 != c.score.len() {
-                        sink.diag(Code::InvalidCorrelation, "a score case without `when` must be the last: later cases could never apply", c.score[pos].span, "correlation.score");
-                        return None;
-                    }
+                if let Some(pos) = c.score.iter().position(|s| s.when.is_none())
+                    && pos + 1 != c.score.len()
+                {
+                    sink.diag(Code::InvalidCorrelation, "a score case without `when` must be the last: later cases could never apply", c.score[pos].span, "correlation.score");
+                    return None;
                 }
                 Some(Query::Threshold(Threshold {
                     inputs,

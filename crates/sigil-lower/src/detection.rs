@@ -235,7 +235,7 @@ impl Resolver<'_, '_> {
                     Quantifier::AtLeast(n) => at_least(*n as usize, items, self)?,
                 })
             }
-            Cond::Not(x) => Some(Expr::not(self.cond(x)?)),
+            Cond::Not(x) => Some(Expr::negate(self.cond(x)?)),
             Cond::And(v) => {
                 let items: Vec<Option<Expr>> = v.iter().map(|x| self.cond(x)).collect();
                 Some(Expr::and(items.into_iter().collect::<Option<Vec<_>>>()?))
@@ -333,7 +333,7 @@ fn keyword(sink: &mut Sink, v: &ValueAst, path: &str, case: Case) -> Option<Expr
     let text = match &v.value {
         ScalarAst::Str(s) => s.clone(),
         ScalarAst::Int(i) => i.to_string(),
-        ScalarAst::Float(f) => f.to_string(),
+        ScalarAst::Float(f) => float_text(*f),
         other => {
             sink.diag(
                 Code::InvalidModifierValue,
@@ -466,7 +466,7 @@ fn lower_field(sink: &mut Sink, f: &FieldMatch, path: &str) -> Option<Expr> {
         } else {
             Expr::or(items)
         };
-        if neq { Expr::not(e) } else { e }
+        if neq { Expr::negate(e) } else { e }
     };
     if target == Target::Keywords
         && core.iter().any(|m| {
@@ -783,7 +783,7 @@ fn lower_field(sink: &mut Sink, f: &FieldMatch, path: &str) -> Option<Expr> {
         );
         return None;
     }
-    if core.len() == 0 || core.iter().all(|m| matches!(m, Modifier::Cased)) {
+    if core.is_empty() || core.iter().all(|m| matches!(m, Modifier::Cased)) {
         // Plain values: numbers, booleans and null keep their type.
         let mut items = Vec::new();
         for v in &f.values {
@@ -954,8 +954,18 @@ fn scalar_text(v: &ValueAst) -> Option<String> {
     match &v.value {
         ScalarAst::Str(s) => Some(s.clone()),
         ScalarAst::Int(i) => Some(i.to_string()),
-        ScalarAst::Float(f) => Some(f.to_string()),
+        ScalarAst::Float(f) => Some(float_text(*f)),
         _ => None,
+    }
+}
+
+/// A YAML float as text: a whole number keeps its `.0` (`1.0` stays `1.0`, not `1`), so a
+/// string modifier such as `contains` searches what was written.
+fn float_text(f: f64) -> String {
+    if f.is_finite() && f.fract() == 0.0 && f.abs() < 1e15 {
+        format!("{f:.1}")
+    } else {
+        f.to_string()
     }
 }
 

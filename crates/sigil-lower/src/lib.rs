@@ -199,8 +199,8 @@ pub fn lower_files(files: &[RuleFile]) -> Lowered {
 
     // Correlations, resolved on demand so references may point forwards or across files.
     let mut resolver = correlation::Resolver::new(&docs, &by_key, queries);
-    for i in 0..docs.len() {
-        if matches!(docs[i].doc.body, Body::Correlation(_)) {
+    for (i, d) in docs.iter().enumerate() {
+        if matches!(d.doc.body, Body::Correlation(_)) {
             resolver.resolve(i, &mut sinks);
         }
     }

@@ -200,8 +200,9 @@ pub fn windash(parts: &[PlaceholderPart]) -> Option<Vec<Vec<PlaceholderPart>>> {
                     prev = Some(c);
                 }
             }
-            // A wildcard could stand for a word character; treat it as one.
-            _ => prev = Some('a'),
+            // As in pySigma (`\B[-/]\b` on each literal piece), a wildcard is not a word
+            // character: a dash right after `*` is a flag, a dash right before `*` is not.
+            _ => prev = None,
         }
     }
     if positions.len() > WINDASH_MAX_POSITIONS {
@@ -231,7 +232,7 @@ pub fn windash(parts: &[PlaceholderPart]) -> Option<Vec<Vec<PlaceholderPart>>> {
 fn first_char(p: Option<&PlaceholderPart>) -> Option<char> {
     match p? {
         PlaceholderPart::Seg(Seg::Lit(l)) => l.chars().next(),
-        _ => Some('a'),
+        _ => None,
     }
 }
 
@@ -330,6 +331,15 @@ mod tests {
         assert!(v.contains(&vec![lit(" /param-name")]));
         assert!(v.contains(&vec![lit(" \u{2015}param-name")]));
         assert_eq!(windash(&[lit("a -b -c")]).unwrap().len(), 25);
+        // After `contains`, the value is `* -enc *`-like: a dash after a wildcard is a flag.
+        let any = PlaceholderPart::Seg(Seg::Any);
+        assert_eq!(
+            windash(&[any.clone(), lit("-enc"), any.clone()])
+                .unwrap()
+                .len(),
+            5
+        );
+        assert_eq!(windash(&[lit("a -"), any]).unwrap().len(), 1);
     }
 
     #[test]

@@ -49,7 +49,7 @@ pub enum Body {
     /// A detection rule (`logsource` + `detection`).
     Rule(RuleAst),
     /// A correlation (`correlation:`), including Sigil's threshold and sequence types.
-    Correlation(CorrelationAst),
+    Correlation(Box<CorrelationAst>),
     /// A meta filter (`filter:`).
     Filter(FilterAst),
 }

@@ -379,11 +379,11 @@ fn cond_and<'a>(cx: &Ctx, i: In<'a>) -> Result<(In<'a>, Cond), ExprError> {
 
 fn cond_not<'a>(cx: &Ctx, i: In<'a>) -> Result<(In<'a>, Cond), ExprError> {
     let i = ws(i);
-    if let Ok((r, w)) = word(i) {
-        if is_kw(w, "not") {
-            let (r, e) = cond_not(cx, r)?;
-            return Ok((r, Cond::Not(Box::new(e))));
-        }
+    if let Ok((r, w)) = word(i)
+        && is_kw(w, "not")
+    {
+        let (r, e) = cond_not(cx, r)?;
+        return Ok((r, Cond::Not(Box::new(e))));
     }
     cond_primary(cx, i)
 }
@@ -425,29 +425,29 @@ fn cond_primary<'a>(cx: &Ctx, i: In<'a>) -> Result<(In<'a>, Cond), ExprError> {
     };
     if let Some(quant) = quant {
         let r1 = ws(r);
-        if let Ok((r2, of)) = word(r1) {
-            if is_kw(of, "of") {
-                let r3 = ws(r2);
-                let Ok((r4, t)) = word(r3) else {
-                    return Err(cx.err(
-                        r3,
-                        unexpected(r3, "`them` or a search identifier pattern after `of`"),
-                    ));
-                };
-                let target = if is_kw(t, "them") {
-                    OfTarget::Them
-                } else {
-                    OfTarget::Pattern(t.to_string())
-                };
-                return Ok((
-                    r4,
-                    Cond::Of {
-                        quant,
-                        target,
-                        at: start..cx.off(r4),
-                    },
+        if let Ok((r2, of)) = word(r1)
+            && is_kw(of, "of")
+        {
+            let r3 = ws(r2);
+            let Ok((r4, t)) = word(r3) else {
+                return Err(cx.err(
+                    r3,
+                    unexpected(r3, "`them` or a search identifier pattern after `of`"),
                 ));
-            }
+            };
+            let target = if is_kw(t, "them") {
+                OfTarget::Them
+            } else {
+                OfTarget::Pattern(t.to_string())
+            };
+            return Ok((
+                r4,
+                Cond::Of {
+                    quant,
+                    target,
+                    at: start..cx.off(r4),
+                },
+            ));
         }
         // Without `of`, `all` or a number is a search identifier of that name.
     }
@@ -600,15 +600,15 @@ fn agg_call<'a>(cx: &Ctx, i: In<'a>, sigma1: bool) -> Result<(In<'a>, AggCall), 
 
 fn aggregation<'a>(cx: &Ctx, i: In<'a>) -> Result<Aggregation, ExprError> {
     let i = ws(i);
-    if let Ok((r, w)) = word(i) {
-        if is_kw(w, "near") {
-            let (r, expr) = cond_or(cx, r)?;
-            let r = ws(r);
-            if !r.is_empty() {
-                return Err(cx.err(r, unexpected(r, "the end of the `near` clause")));
-            }
-            return Ok(Aggregation::Near { expr });
+    if let Ok((r, w)) = word(i)
+        && is_kw(w, "near")
+    {
+        let (r, expr) = cond_or(cx, r)?;
+        let r = ws(r);
+        if !r.is_empty() {
+            return Err(cx.err(r, unexpected(r, "the end of the `near` clause")));
         }
+        return Ok(Aggregation::Near { expr });
     }
     let (r, call) = agg_call(cx, i, true)?;
     let r = ws(r);
@@ -695,11 +695,11 @@ fn agg_and<'a>(cx: &Ctx, i: In<'a>) -> Result<(In<'a>, AggExpr), ExprError> {
 
 fn agg_not<'a>(cx: &Ctx, i: In<'a>) -> Result<(In<'a>, AggExpr), ExprError> {
     let i = ws(i);
-    if let Ok((r, w)) = word(i) {
-        if is_kw(w, "not") {
-            let (r, e) = agg_not(cx, r)?;
-            return Ok((r, AggExpr::Not(Box::new(e))));
-        }
+    if let Ok((r, w)) = word(i)
+        && is_kw(w, "not")
+    {
+        let (r, e) = agg_not(cx, r)?;
+        return Ok((r, AggExpr::Not(Box::new(e))));
     }
     if let Ok((r, _)) = char::<_, nom::error::Error<&str>>('(').parse(i) {
         let (r, e) = agg_or(cx, r)?;

@@ -11,6 +11,7 @@ use std::sync::Arc;
 pub fn parse_file(name: &str, text: &str) -> (RuleFile, Vec<Diagnostic>) {
     let file: Arc<str> = Arc::from(name);
     let (docs, mut diags) = load_documents(&file, text);
+    explain_tabs(text, &mut diags);
     let mut p = P {
         file: file.clone(),
         text,
@@ -88,6 +89,27 @@ pub fn parse_file(name: &str, text: &str) -> (RuleFile, Vec<Diagnostic>) {
         },
         diags,
     )
+}
+
+/// YAML forbids tabs in indentation, and the YAML library then reports a "character that
+/// cannot start any token"; say what is actually wrong when the line starts with a tab.
+fn explain_tabs(text: &str, diags: &mut [Diagnostic]) {
+    for d in diags.iter_mut().filter(|d| d.code == Code::YamlSyntax) {
+        let Some(span) = d.location.span else {
+            continue;
+        };
+        let line = text
+            .lines()
+            .nth(span.start.line.saturating_sub(1) as usize)
+            .unwrap_or("");
+        let indent: String = line.chars().take_while(|c| c.is_whitespace()).collect();
+        if indent.contains('\t') {
+            d.message = "invalid YAML: a tab is used for indentation".into();
+            d.hints = vec![
+                "YAML allows only spaces for indentation; replace the tabs with spaces".into(),
+            ];
+        }
+    }
 }
 
 fn strip_key(n: &mut Node, key: &str) {
@@ -216,34 +238,34 @@ impl<'t> P<'t> {
                 "name" => m.name = self.string(e, k),
                 "status" => {
                     m.status = self.string(e, k);
-                    if let Some(s) = &m.status {
-                        if !STATUSES.contains(&s.value.as_str()) {
-                            let span = s.span;
-                            self.err(
-                                Code::InvalidValue,
-                                format!("unknown status `{}`", s.value),
-                                span,
-                                k,
-                            )
-                            .hints
-                            .push(format!("use one of: {}", STATUSES.join(", ")));
-                        }
+                    if let Some(s) = &m.status
+                        && !STATUSES.contains(&s.value.as_str())
+                    {
+                        let span = s.span;
+                        self.err(
+                            Code::InvalidValue,
+                            format!("unknown status `{}`", s.value),
+                            span,
+                            k,
+                        )
+                        .hints
+                        .push(format!("use one of: {}", STATUSES.join(", ")));
                     }
                 }
                 "level" => {
                     m.level = self.string(e, k);
-                    if let Some(s) = &m.level {
-                        if !LEVELS.contains(&s.value.as_str()) {
-                            let span = s.span;
-                            self.err(
-                                Code::InvalidValue,
-                                format!("unknown level `{}`", s.value),
-                                span,
-                                k,
-                            )
-                            .hints
-                            .push(format!("use one of: {}", LEVELS.join(", ")));
-                        }
+                    if let Some(s) = &m.level
+                        && !LEVELS.contains(&s.value.as_str())
+                    {
+                        let span = s.span;
+                        self.err(
+                            Code::InvalidValue,
+                            format!("unknown level `{}`", s.value),
+                            span,
+                            k,
+                        )
+                        .hints
+                        .push(format!("use one of: {}", LEVELS.join(", ")));
                     }
                 }
                 "description" => m.description = self.string(e, k).map(|s| s.value),
@@ -293,7 +315,7 @@ impl<'t> P<'t> {
         let body = if has("correlation") {
             let meta = self.meta(root, false);
             let c = self.correlation(root.get("correlation")?)?;
-            (meta, Body::Correlation(c))
+            (meta, Body::Correlation(Box::new(c)))
         } else if has("filter") {
             let meta = self.meta(root, true);
             let f = self.filter(root)?;
@@ -387,7 +409,9 @@ impl<'t> P<'t> {
                 "missing `detection`",
                 root.span.map(|s| Span::point(s.start)),
                 &path,
-            );
+            )
+            .hints
+            .push("add a `detection` with at least one search and a `condition`".into());
             return Some(RuleAst {
                 logsource,
                 detection: DetectionAst::default(),
@@ -533,14 +557,14 @@ impl<'t> P<'t> {
 
     fn search(&mut self, e: &MapEntry, path: &str) -> Option<SearchAst> {
         match &e.value.kind {
-            NodeKind::Map(m) => Some(SearchAst::Map(self.field_matches(m, path))),
+            NodeKind::Map(m) => Some(SearchAst::Map(self.field_matches(m, e.value.span, path))),
             NodeKind::Seq(items) => {
                 let mut out = Vec::new();
                 for (i, it) in items.iter().enumerate() {
                     let ip = format!("{path}[{i}]");
                     match &it.kind {
                         NodeKind::Map(m) => {
-                            out.push(ListItem::Map(self.field_matches(m, &ip), it.span))
+                            out.push(ListItem::Map(self.field_matches(m, it.span, &ip), it.span))
                         }
                         NodeKind::Seq(_) => {
                             self.err(
@@ -614,15 +638,17 @@ impl<'t> P<'t> {
         })
     }
 
-    fn field_matches(&mut self, m: &[MapEntry], path: &str) -> Vec<FieldMatch> {
+    fn field_matches(&mut self, m: &[MapEntry], span: Option<Span>, path: &str) -> Vec<FieldMatch> {
         let mut out = Vec::new();
         if m.is_empty() {
             self.err(
                 Code::EmptySearch,
                 "an empty mapping can never match",
-                None,
+                span,
                 path,
-            );
+            )
+            .hints
+            .push("give the search at least one field, or remove it".into());
         }
         for e in m {
             let p = join(path, &e.key);
@@ -652,7 +678,11 @@ impl<'t> P<'t> {
                         format!("field `{field}` holds a mapping; values must be scalars or lists"),
                         e.value.span,
                         &p,
-                    );
+                    )
+                    .hints
+                    .push(format!(
+                        "modifiers go in the key after `|`, e.g. `{field}|endswith: value`"
+                    ));
                     continue;
                 }
                 _ => (self.scalar(&e.value, &p).into_iter().collect(), false),
@@ -728,6 +758,15 @@ impl<'t> P<'t> {
             return None;
         };
         let span = e.value.span.or(e.key_span);
+        // Errors in values (not unknown keys) leave holes that lowering would report again
+        // as missing keys; such a correlation is not lowered.
+        let value_errors = |diags: &[Diagnostic]| {
+            diags
+                .iter()
+                .filter(|d| d.is_error() && d.code != Code::UnknownKey)
+                .count()
+        };
+        let errors_before = value_errors(&self.diags);
         let mut kind = None;
         let mut c = CorrelationAst {
             kind: Spanned::new(CorrelationType::EventCount, span),
@@ -798,7 +837,7 @@ impl<'t> P<'t> {
             self.err(
                 Code::MissingKey,
                 "correlation has no `type`",
-                span.map(|s| Span::point(s.start)),
+                e.key_span.or(span).map(|s| Span::point(s.start)),
                 "correlation.type",
             )
             .hints
@@ -808,6 +847,9 @@ impl<'t> P<'t> {
         c.kind = kind;
         if let Some(x) = condition_entry {
             c.condition = self.corr_condition(x);
+        }
+        if value_errors(&self.diags) > errors_before {
+            return None;
         }
         Some(c)
     }

@@ -139,12 +139,7 @@ fn position_trees(text: &str) -> Option<Vec<PosTree>> {
     let mut stack: Vec<Frame> = Vec::new();
     let mut parser = Parser::new_from_str(text);
     // A finished node is handed to its parent frame (or becomes a document root).
-    fn push(
-        stack: &mut Vec<Frame>,
-        docs: &mut Vec<PosTree>,
-        node: PosTree,
-        key_text: Option<String>,
-    ) {
+    fn push(stack: &mut [Frame], docs: &mut Vec<PosTree>, node: PosTree, key_text: Option<String>) {
         match stack.last_mut() {
             None => docs.push(node),
             Some(Frame::Seq(_, items)) => items.push(node),

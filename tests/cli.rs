@@ -1,0 +1,112 @@
+//! The `sigil` binary: exit statuses, output formats and the summary line.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn sigil(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sigil"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the sigil binary runs")
+}
+
+fn temp_rule(name: &str, text: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("sigil-cli-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(format!("{name}.yml"));
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+const BAD: &str = "title: t\nlogsource: {product: aws}\ndetection:\n  selection:\n    eventName|contans: x\n  condition: selection and filter\n";
+
+#[test]
+fn bundled_rules_check_clean_with_exit_0() {
+    let o = sigil(&["check", "rules"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("0 errors, 0 warnings"), "{out}");
+}
+
+#[test]
+fn rule_errors_exit_1_and_report_every_error() {
+    let p = temp_rule("bad", BAD);
+    let o = sigil(&["check", p.to_str().unwrap()]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("error[S301]") && out.contains("error[S203]"),
+        "both errors are reported:\n{out}"
+    );
+    assert!(out.contains("did you mean `contains`?"), "{out}");
+    assert!(out.contains(":5:15"), "the modifier is located:\n{out}");
+}
+
+#[test]
+fn missing_path_exits_2() {
+    let o = sigil(&["check", "no/such/path"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("S001"));
+}
+
+#[test]
+fn usage_error_exits_2() {
+    assert_eq!(sigil(&["check"]).status.code(), Some(2));
+    assert_eq!(sigil(&["frobnicate"]).status.code(), Some(2));
+}
+
+#[test]
+fn json_format_is_one_object_per_diagnostic() {
+    let p = temp_rule("json", BAD);
+    let o = sigil(&["check", "--format", "json", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    for l in lines {
+        let v: serde_json::Value = serde_json::from_str(l).expect("each line is JSON");
+        for k in ["file", "line", "column", "code", "severity", "message"] {
+            assert!(v.get(k).is_some(), "{k} missing in {l}");
+        }
+    }
+    assert!(String::from_utf8_lossy(&o.stderr).contains("checked 1 files"));
+}
+
+#[test]
+fn explain_prints_the_ir_deterministically() {
+    let a = sigil(&["explain", "rules"]);
+    let b = sigil(&["explain", "rules"]);
+    assert_eq!(a.status.code(), Some(0));
+    assert_eq!(
+        a.stdout, b.stdout,
+        "explain output must be byte-identical across runs"
+    );
+    let out = String::from_utf8_lossy(&a.stdout);
+    assert!(
+        out.contains("rule aws_cloudtrail_logging_tampering"),
+        "{out}"
+    );
+    let one = sigil(&[
+        "explain",
+        "rules",
+        "--rule",
+        "cloud_infrastructure_discovery_burst",
+    ]);
+    assert!(
+        String::from_utf8_lossy(&one.stdout)
+            .starts_with("rule cloud_infrastructure_discovery_burst")
+    );
+    assert_eq!(
+        sigil(&["explain", "rules", "--rule", "nope"]).status.code(),
+        Some(1)
+    );
+}
+
+#[test]
+fn check_writes_nothing_into_the_checked_folder() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+    let before = std::fs::read_dir(&dir).unwrap().count();
+    sigil(&["check", "rules"]);
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), before);
+}
