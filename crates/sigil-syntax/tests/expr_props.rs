@@ -135,7 +135,13 @@ fn tokens() -> impl Strategy<Value = String> {
     ];
     prop::collection::vec((tok, prop::bool::ANY), 0..40).prop_map(|v| {
         v.into_iter()
-            .map(|(t, space)| if space { format!("{t} ") } else { t.to_string() })
+            .map(|(t, space)| {
+                if space {
+                    format!("{t} ")
+                } else {
+                    t.to_string()
+                }
+            })
             .collect()
     })
 }
