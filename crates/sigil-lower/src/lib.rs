@@ -8,6 +8,7 @@ mod correlation;
 mod detection;
 pub mod values;
 
+use rayon::prelude::*;
 use sigil_diagnostics::{Code, Diagnostic, Span};
 use sigil_ir::{
     Case, Expr, LogSource, Meta, Origin, Pattern, PlaceholderPart, Predicate, Query, Rule, Search,
@@ -125,14 +126,18 @@ pub fn lower_files(files: &[RuleFile]) -> Lowered {
         }
     }
 
-    // Plain rules.
-    let mut queries: Vec<Option<Query>> = vec![None; docs.len()];
-    for (i, d) in docs.iter().enumerate() {
+    // Plain rules are independent of each other: lower them in parallel.
+    let mut queries: Vec<Option<Query>> = docs
+        .par_iter()
+        .zip(sinks.par_iter_mut())
+        .map(|(d, sink)| match &d.doc.body {
+            Body::Rule(r) => correlation::lower_rule_body(sink, r, &d.doc.meta, ""),
+            _ => None,
+        })
+        .collect();
+    for d in &docs {
         match &d.doc.body {
-            Body::Rule(r) => {
-                out.counts.rules += 1;
-                queries[i] = correlation::lower_rule_body(&mut sinks[i], r, &d.doc.meta, "");
-            }
+            Body::Rule(_) => out.counts.rules += 1,
             Body::Correlation(_) => out.counts.correlations += 1,
             Body::Filter(_) => out.counts.filters += 1,
         }
