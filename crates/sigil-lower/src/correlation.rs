@@ -204,6 +204,8 @@ pub(crate) struct Resolver<'a, 'b> {
     queries: Vec<Option<Query>>,
     state: Vec<State>,
     depth: usize,
+    /// Documents found to be part of a reference cycle.
+    in_cycle: Vec<bool>,
 }
 
 impl<'a, 'b> Resolver<'a, 'b> {
@@ -226,6 +228,7 @@ impl<'a, 'b> Resolver<'a, 'b> {
             docs,
             by_key,
             queries,
+            in_cycle: vec![false; docs.len()],
             state,
             depth: 0,
         }
@@ -293,6 +296,8 @@ impl<'a, 'b> Resolver<'a, 'b> {
         }
         match self.state[j] {
             State::Busy => {
+                self.in_cycle[j] = true;
+                self.in_cycle[from] = true;
                 sinks[from]
                     .diag(
                         Code::ReferenceCycle,
@@ -318,6 +323,21 @@ impl<'a, 'b> Resolver<'a, 'b> {
         }
         match &self.queries[j] {
             Some(q) => Some(q.clone()),
+            None if self.in_cycle[from] && self.in_cycle[j] => {
+                sinks[from]
+                    .diag(
+                        Code::ReferenceCycle,
+                        format!(
+                            "`{}` is part of a reference cycle with this correlation",
+                            r.value
+                        ),
+                        r.span,
+                        path,
+                    )
+                    .hints
+                    .push("correlations may build on each other, but not in a cycle".into());
+                None
+            }
             None => {
                 sinks[from]
                     .diag(
@@ -383,7 +403,9 @@ impl<'a, 'b> Resolver<'a, 'b> {
             for (n, s) in c.steps.iter().enumerate() {
                 match self.step(i, s, n, &format!("correlation.steps[{n}]"), sinks) {
                     Some((name, q)) => {
-                        let r = s.runs.as_ref().map_or(Some(1), |r| self.runs(i, r, sinks));
+                        let r = s.runs.as_ref().map_or(Some(1), |r| {
+                            self.runs(i, r, &format!("correlation.steps[{n}].runs"), sinks)
+                        });
                         let Some(r) = r else {
                             ok = false;
                             continue;
@@ -634,7 +656,7 @@ impl<'a, 'b> Resolver<'a, 'b> {
         }
     }
 
-    fn runs(&self, i: usize, r: &Spanned<i64>, sinks: &mut [Sink]) -> Option<u32> {
+    fn runs(&self, i: usize, r: &Spanned<i64>, path: &str, sinks: &mut [Sink]) -> Option<u32> {
         if (1..=MAX_RUNS).contains(&r.value) {
             Some(r.value as u32)
         } else {
@@ -642,7 +664,7 @@ impl<'a, 'b> Resolver<'a, 'b> {
                 Code::InvalidValue,
                 format!("`runs: {}` is outside 1..={MAX_RUNS}", r.value),
                 r.span,
-                "runs",
+                path,
             );
             None
         }
@@ -827,13 +849,20 @@ pub(crate) fn outputs(sink: &mut Sink, c: &CorrelationAst) -> Option<Vec<Output>
             }
         }
     }
-    if out.contains(&Output::Score) && c.score.is_empty() {
+    let score_at = c
+        .outputs
+        .iter()
+        .enumerate()
+        .find(|(_, f)| f.value.trim() == "score()");
+    if let (Some((n, f)), true) = (score_at, c.score.is_empty()) {
         sink.diag(
             Code::UnknownAlias,
             "`score()` is an output but the correlation defines no `score` cases",
-            c.span,
-            "correlation.fields",
-        );
+            f.span.or(c.span),
+            &format!("correlation.fields[{n}]"),
+        )
+        .hints
+        .push("add `score:` cases, or drop `score()` from the fields".into());
         ok = false;
     }
     ok.then_some(out)

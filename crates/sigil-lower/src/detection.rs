@@ -12,6 +12,27 @@ use sigil_syntax::ast::{DetectionAst, FieldMatch, ListItem, ScalarAst, SearchAst
 use sigil_syntax::expr::{Cond, OfTarget, Quantifier};
 use std::collections::BTreeMap;
 
+/// Most bytes of values that the modifiers of one document may generate (windash variants,
+/// encodings of encodings); past it the document is refused rather than exhausting time and
+/// memory. Real rules stay far below it.
+pub(crate) const MAX_EXPANDED_BYTES: usize = 1 << 20;
+
+/// Bytes a value occupies, for [`MAX_EXPANDED_BYTES`].
+fn piece_size(p: &Piece) -> usize {
+    match p {
+        Piece::Bytes(b) => b.len() + 1,
+        Piece::Parts(x) => x
+            .iter()
+            .map(|p| match p {
+                PlaceholderPart::Seg(sigil_ir::Seg::Lit(l)) | PlaceholderPart::Name(l) => {
+                    l.len() + 1
+                }
+                PlaceholderPart::Seg(_) => 1,
+            })
+            .sum(),
+    }
+}
+
 /// Field modifiers of Sigma 2.x.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Modifier {
@@ -102,7 +123,7 @@ pub(crate) fn lower_detection(sink: &mut Sink, d: &DetectionAst, path: &str) -> 
         }
     }
     for (i, s) in d.searches.iter().enumerate() {
-        if !used[i] && !d.conditions.is_empty() {
+        if !used[i] && !d.conditions.is_empty() && !d.condition_failed {
             sink.diag(
                 Code::UnusedIdentifier,
                 format!(
@@ -441,11 +462,12 @@ fn lower_field(sink: &mut Sink, f: &FieldMatch, path: &str) -> Option<Expr> {
         .push("drop `|all`, or list the values that must all match".into());
         return None;
     }
-    if f.values.len() > 1 && f.values.iter().any(|v| v.value == ScalarAst::Null) {
+    let null_in_list = f.values.iter().find(|v| v.value == ScalarAst::Null);
+    if let (true, Some(null)) = (f.values.len() > 1, null_in_list) {
         sink.diag(
             Code::InvalidModifierValue,
             "`null` cannot be one of several values",
-            f.value_span,
+            null.span.or(f.value_span),
             path,
         )
         .hints
@@ -817,7 +839,21 @@ fn lower_field(sink: &mut Sink, f: &FieldMatch, path: &str) -> Option<Expr> {
         for (m, mspan) in &mods {
             let mspan = mspan.or(f.key_span);
             let mut next = Vec::with_capacity(pieces.len());
+            let mut size = 0usize;
             for p in pieces {
+                let before = next.len();
+                // windash makes 5^positions variants of a value: weigh them before making them.
+                let bound = match (m, &p) {
+                    (Modifier::Windash, Piece::Parts(x)) => {
+                        let n = values::windash_positions(x).min(values::WINDASH_MAX_POSITIONS);
+                        piece_size(&p).saturating_mul(values::DASHES.len().pow(n as u32))
+                    }
+                    _ => 0,
+                };
+                if sink.expanded.saturating_add(size).saturating_add(bound) > MAX_EXPANDED_BYTES {
+                    too_large(sink, v.span, path);
+                    return None;
+                }
                 match (m, p) {
                     (Modifier::Contains, Piece::Parts(mut x)) => {
                         x.insert(0, PlaceholderPart::Seg(sigil_ir::Seg::Any));
@@ -865,6 +901,12 @@ fn lower_field(sink: &mut Sink, f: &FieldMatch, path: &str) -> Option<Expr> {
                                 }
                             },
                         };
+                        if *m == Modifier::Base64Offset && bytes.len() < 2 {
+                            sink.diag(Code::InvalidModifierValue, "`base64offset` needs a value of at least two bytes: one byte leaves no base64 character that is the same at every offset", v.span, path)
+                                .hints
+                                .push("search for a longer value, or use `base64` for an exact encoding".into());
+                            return None;
+                        }
                         let lits = if *m == Modifier::Base64 {
                             vec![values::base64(&bytes)]
                         } else {
@@ -905,9 +947,15 @@ fn lower_field(sink: &mut Sink, f: &FieldMatch, path: &str) -> Option<Expr> {
                         return None;
                     }
                 }
+                size += next[before..].iter().map(piece_size).sum::<usize>();
+                if sink.expanded.saturating_add(size) > MAX_EXPANDED_BYTES {
+                    too_large(sink, v.span, path);
+                    return None;
+                }
             }
             pieces = next;
         }
+        sink.expanded += pieces.iter().map(piece_size).sum::<usize>();
         let mut alts = Vec::new();
         for p in pieces {
             match p {
@@ -928,6 +976,23 @@ fn lower_field(sink: &mut Sink, f: &FieldMatch, path: &str) -> Option<Expr> {
         items.push(Expr::or(alts));
     }
     Some(combine(items))
+}
+
+fn too_large(sink: &mut Sink, span: Option<Span>, path: &str) {
+    sink.diag(
+        Code::InvalidModifierValue,
+        format!(
+            "the modifiers of this document expand to more than {} KiB of values",
+            MAX_EXPANDED_BYTES >> 10
+        ),
+        span,
+        path,
+    )
+    .hints
+    .push(
+        "windash and chained encodings multiply the values; use fewer of them or shorter values"
+            .into(),
+    );
 }
 
 fn string_test(parts: Vec<PlaceholderPart>, case: Case) -> Test {

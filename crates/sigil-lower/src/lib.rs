@@ -22,6 +22,9 @@ use std::sync::Arc;
 pub(crate) struct Sink {
     file: Arc<str>,
     diags: Vec<Diagnostic>,
+    /// Bytes of values the document's modifiers generated so far (see
+    /// `detection::MAX_EXPANDED_BYTES`).
+    expanded: usize,
 }
 
 impl Sink {
@@ -105,6 +108,7 @@ pub fn lower_files(files: &[RuleFile]) -> Lowered {
         .map(|d| Sink {
             file: d.file.name.clone(),
             diags: Vec::new(),
+            expanded: 0,
         })
         .collect();
 
@@ -115,10 +119,27 @@ pub fn lower_files(files: &[RuleFile]) -> Lowered {
             if let Some(&first) = by_key.get(key.value.as_str()) {
                 if first != i {
                     let other = &docs[first];
-                    sinks[i]
-                        .diag(Code::DuplicateRule, format!("`{}` is also the id or name of a document in {}", key.value, other.file.name), key.span, "")
-                        .hints
-                        .push("ids and names must be unique across the checked set; references would be ambiguous".into());
+                    let at = [&other.doc.meta.id, &other.doc.meta.name]
+                        .into_iter()
+                        .flatten()
+                        .find(|k| k.value == key.value)
+                        .and_then(|k| k.span)
+                        .map(|s| format!(":{}:{}", s.start.line, s.start.col))
+                        .unwrap_or_default();
+                    let d = sinks[i].diag(
+                        Code::DuplicateRule,
+                        format!(
+                            "`{}` is also the id or name of a document in {}",
+                            key.value, other.file.name
+                        ),
+                        key.span,
+                        "",
+                    );
+                    d.hints
+                        .push(format!("first defined at {}{at}", other.file.name));
+                    d.hints.push(
+                        "ids and names must be unique across the checked set; references would be ambiguous".into(),
+                    );
                 }
             } else {
                 by_key.insert(key.value.as_str(), i);
@@ -180,8 +201,17 @@ pub fn lower_files(files: &[RuleFile]) -> Lowered {
             }
         };
         for i in targets {
-            let Some(Query::Match(search)) = &mut queries[i] else {
-                continue;
+            // A Sigma 1.x aggregation rule is a threshold over its own search: the filter
+            // narrows the events that search admits, before they are counted.
+            let search = match &mut queries[i] {
+                Some(Query::Match(s)) => s,
+                Some(Query::Threshold(t)) if t.inputs.len() == 1 => {
+                    match t.inputs[0].query.as_mut() {
+                        Query::Match(s) => s,
+                        _ => continue,
+                    }
+                }
+                _ => continue,
             };
             if !source_contains(&fsource, &search.source) {
                 if matches!(f.rules, FilterRules::Listed(_)) {
@@ -233,6 +263,9 @@ pub fn lower_files(files: &[RuleFile]) -> Lowered {
                 let Some(outputs) = outputs else { continue };
                 let mut meta = meta(&d.doc.meta);
                 meta.filters = applied[i].clone();
+                if let (Body::Correlation(c), None) = (&d.doc.body, d.doc.meta.generate) {
+                    meta.generate = c.generate.unwrap_or(false);
+                }
                 out.rules.push(Rule {
                     meta,
                     origin: d.origin(),

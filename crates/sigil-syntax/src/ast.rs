@@ -120,6 +120,9 @@ pub struct DetectionAst {
     pub searches: Vec<SearchDef>,
     /// The condition; a list of conditions is OR-ed.
     pub conditions: Vec<Spanned<Condition>>,
+    /// True when a condition failed to parse (its identifiers are then unknown, so
+    /// "unused search" warnings would be noise).
+    pub condition_failed: bool,
     /// Sigma 1.x `timeframe` for aggregations.
     pub timeframe: Option<Spanned<String>>,
     /// Where `detection` is.
@@ -317,6 +320,8 @@ pub struct CorrelationAst {
     pub steps: Vec<StepAst>,
     /// `until` (sequence).
     pub until: Option<StepAst>,
+    /// `generate` written inside `correlation` (pySigma's place for it).
+    pub generate: Option<bool>,
     /// Where `correlation` is.
     pub span: Option<Span>,
 }

@@ -222,7 +222,17 @@ impl<'s> Ctx<'s> {
     }
     fn err(&self, rest: &str, msg: impl Into<String>) -> ExprError {
         let o = self.off(rest);
-        let end = o + rest.chars().next().map_or(0, char::len_utf8);
+        // Underline the whole offending token (a word, or one punctuation character).
+        let word: usize = rest
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | '*' | '@' | '$'))
+            .map(char::len_utf8)
+            .sum();
+        let end = o + if word > 0 {
+            word
+        } else {
+            rest.chars().next().map_or(0, char::len_utf8)
+        };
         ExprError {
             message: msg.into(),
             at: o..end,

@@ -478,7 +478,10 @@ impl<'t> P<'t> {
                             Ok(c) => d
                                 .conditions
                                 .push(Spanned::new(c, self.content_span(n.span))),
-                            Err(x) => self.expr_error(x, text, n.span, &ip, Code::ConditionSyntax),
+                            Err(x) => {
+                                d.condition_failed = true;
+                                self.expr_error(x, text, n.span, &ip, Code::ConditionSyntax)
+                            }
                         }
                     }
                 }
@@ -780,6 +783,7 @@ impl<'t> P<'t> {
             outputs: vec![],
             steps: vec![],
             until: None,
+            generate: None,
             span,
         };
         let mut condition_entry = None;
@@ -808,9 +812,8 @@ impl<'t> P<'t> {
                 "group-by" => c.group_by = self.strings(x, &p),
                 "timespan" | "timeframe" | "maxspan" => c.timespan = self.string(x, &p),
                 "window" => c.window = self.string(x, &p),
-                "generate" => {
-                    // pySigma reads `generate` here; the 2.x schema puts it at top level. Both work.
-                }
+                // The 2.x schema puts `generate` at top level; pySigma reads it here. Both work.
+                "generate" => c.generate = self.boolean(x, &p),
                 "aliases" => c.aliases = self.aliases(x, &p),
                 "condition" => condition_entry = Some(x),
                 "score" => c.score = self.score(x, &p),

@@ -204,7 +204,7 @@ pub fn load_documents(file: &Arc<str>, text: &str) -> (Vec<YamlDocument>, Vec<Di
                 });
             }
             Err(e) => {
-                diags.push(yaml_error(file, &e, tree));
+                diags.push(yaml_error(file, text, &e, tree));
                 // serde_yaml repeats a stream error for every later document: stop here.
                 break;
             }
@@ -213,7 +213,12 @@ pub fn load_documents(file: &Arc<str>, text: &str) -> (Vec<YamlDocument>, Vec<Di
     (docs, diags)
 }
 
-fn yaml_error(file: &Arc<str>, e: &serde_yaml::Error, tree: Option<&PosTree>) -> Diagnostic {
+fn yaml_error(
+    file: &Arc<str>,
+    text: &str,
+    e: &serde_yaml::Error,
+    tree: Option<&PosTree>,
+) -> Diagnostic {
     let msg = e.to_string();
     let loc = e
         .location()
@@ -237,9 +242,11 @@ fn yaml_error(file: &Arc<str>, e: &serde_yaml::Error, tree: Option<&PosTree>) ->
         .hint("to OR several values of one field, give the field a list of values");
     }
     if msg.contains("recursion limit") || msg.contains("repetition limit") {
+        // serde_yaml gives no location here; the first alias is where expansion starts.
+        let at = loc.map(Span::point).or_else(|| first_alias(text));
         return Diagnostic::new(Code::YamlLimit, format!("YAML too large to expand safely: {msg}"))
             .in_file(file.clone())
-            .at(loc.map(Span::point))
+            .at(at)
             .hint("aliases that expand to very large or very deep values are refused; write the values out");
     }
     let short = msg.split(" at line ").next().unwrap_or(&msg).to_string();
@@ -247,6 +254,17 @@ fn yaml_error(file: &Arc<str>, e: &serde_yaml::Error, tree: Option<&PosTree>) ->
         .in_file(file.clone())
         .at(loc.map(Span::point))
         .hint("check indentation and quoting near this position; values containing `: ` or starting with `*`, `&`, `!`, `%` or `@` need quotes")
+}
+
+/// Span of the first alias (`*name`) in the text, if the event parser reaches one.
+fn first_alias(text: &str) -> Option<Span> {
+    let mut parser = Parser::new_from_str(text);
+    while let Some(Ok((ev, sp))) = parser.next_event() {
+        if let Event::Alias(_) = ev {
+            return Some(span(sp));
+        }
+    }
+    None
 }
 
 fn find_duplicate(t: &PosTree, key: &str) -> Option<(Span, Span)> {
