@@ -110,3 +110,25 @@ fn check_writes_nothing_into_the_checked_folder() {
     sigil(&["check", "rules"]);
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), before);
 }
+
+#[test]
+fn every_diagnostic_of_the_error_suite_carries_a_hint() {
+    let o = sigil(&["check", "--format", "json", "tests/errors"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    let mut missing = Vec::new();
+    for l in out.lines() {
+        let v: serde_json::Value = serde_json::from_str(l).expect("JSON line");
+        if v.get("hints")
+            .and_then(|h| h.as_array())
+            .is_none_or(|h| h.is_empty())
+        {
+            missing.push(format!("{} {} {}", v["file"], v["code"], v["message"]));
+        }
+    }
+    assert!(out.lines().count() > 30, "the error suite looks empty");
+    assert!(
+        missing.is_empty(),
+        "diagnostics without a hint:\n{}",
+        missing.join("\n")
+    );
+}

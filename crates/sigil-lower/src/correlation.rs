@@ -19,6 +19,27 @@ const MAX_CHAIN: usize = 32;
 /// Most runs a sequence step may ask for.
 const MAX_RUNS: i64 = 100_000;
 
+/// What one expression node of an embedded rule counts against the document's budget of
+/// generated values (`detection::MAX_EXPANDED_BYTES`). Correlations embed copies of the
+/// rules they name, so a chain naming each level twice would otherwise grow as 2^depth.
+const NODE_WEIGHT: usize = 64;
+
+/// The weight of a query's expressions, for the budget of the correlation that embeds it.
+fn query_weight(q: &Query) -> usize {
+    fn nodes(e: &sigil_ir::Expr) -> usize {
+        match e {
+            sigil_ir::Expr::And(v) | sigil_ir::Expr::Or(v) => {
+                1 + v.iter().map(nodes).sum::<usize>()
+            }
+            sigil_ir::Expr::Not(e) => 1 + nodes(e),
+            sigil_ir::Expr::Pred(_) | sigil_ir::Expr::Const(_) => 1,
+        }
+    }
+    let mut n = 0usize;
+    q.for_each_search(&mut |s| n = n.saturating_add(1 + nodes(&s.expr)));
+    n.saturating_mul(NODE_WEIGHT)
+}
+
 pub(crate) fn cmp(op: expr::CmpOp) -> CmpOp {
     match op {
         expr::CmpOp::Lt => CmpOp::Lt,
@@ -320,6 +341,25 @@ impl<'a, 'b> Resolver<'a, 'b> {
             }
             State::Todo => self.resolve(j, sinks),
             State::Done => {}
+        }
+        if let Some(q) = &self.queries[j] {
+            let spent = sinks[from].expanded.saturating_add(query_weight(q));
+            if spent > detection::MAX_EXPANDED_BYTES {
+                sinks[from]
+                    .diag(
+                        Code::InvalidCorrelation,
+                        format!(
+                            "the rules this correlation names add up to more than {} KiB of searches",
+                            detection::MAX_EXPANDED_BYTES >> 10
+                        ),
+                        r.span,
+                        path,
+                    )
+                    .hints
+                    .push("each reference embeds a copy of the rule; name fewer or smaller rules, or chain fewer correlations that name a rule several times".into());
+                return None;
+            }
+            sinks[from].expanded = spent;
         }
         match &self.queries[j] {
             Some(q) => Some(q.clone()),
@@ -639,7 +679,9 @@ impl<'a, 'b> Resolver<'a, 'b> {
                 if let Some(pos) = c.score.iter().position(|s| s.when.is_none())
                     && pos + 1 != c.score.len()
                 {
-                    sink.diag(Code::InvalidCorrelation, "a score case without `when` must be the last: later cases could never apply", c.score[pos].span, "correlation.score");
+                    sink.diag(Code::InvalidCorrelation, "a score case without `when` must be the last: later cases could never apply", c.score[pos].span, &format!("correlation.score[{pos}]"))
+                        .hints
+                        .push("move the default case (the one without `when`) to the end of the list".into());
                     return None;
                 }
                 Some(Query::Threshold(Threshold {

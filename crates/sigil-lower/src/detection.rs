@@ -538,6 +538,10 @@ fn lower_field(sink: &mut Sink, f: &FieldMatch, path: &str) -> Option<Expr> {
                     "`exists` takes `true` or `false`",
                     f.value_span,
                     path,
+                )
+                .hints
+                .push(
+                    "write `Field|exists: true` (present) or `Field|exists: false` (absent)".into(),
                 );
                 None
             }
@@ -619,7 +623,9 @@ fn lower_field(sink: &mut Sink, f: &FieldMatch, path: &str) -> Option<Expr> {
                     format!("`{}` needs a number", key_text(f)),
                     v.span,
                     path,
-                );
+                )
+                .hints
+                .push("comparisons take numbers (or numeric strings); use a string modifier to match text".into());
                 return None;
             };
             let test = match time {

@@ -223,7 +223,9 @@ pub fn lower_files(files: &[RuleFile]) -> Lowered {
                         ),
                         f.logsource.span,
                         "logsource",
-                    );
+                    )
+                    .hints
+                    .push("every log source key the filter sets must equal the rule's; make the filter's log source more general".into());
                 }
                 continue;
             }

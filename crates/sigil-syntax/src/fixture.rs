@@ -60,7 +60,8 @@ pub fn parse_fixture(name: &str, text: &str) -> (Option<FixtureFile>, Vec<Diagno
             Diagnostic::new(Code::InvalidFixture, msg)
                 .in_file(file.clone())
                 .at(span)
-                .path(path),
+                .path(path)
+                .hint("docs/dsl.md section 8 describes the fixture format"),
         );
     };
     let Some(root) = docs.first().map(|d| &d.root) else {

@@ -176,7 +176,12 @@ impl<'t> P<'t> {
             format!("`{}` must be {want}, found {found}", e.key),
             e.value.span.or(e.key_span),
             path,
-        );
+        )
+        .hints
+        .push(format!(
+            "write `{}` as {want}; docs/dsl.md shows each key's form",
+            e.key
+        ));
     }
 
     fn string(&mut self, e: &MapEntry, path: &str) -> Option<Spanned<String>> {
@@ -592,7 +597,9 @@ impl<'t> P<'t> {
                         format!("search `{}` is an empty list", e.key),
                         e.value.span.or(e.key_span),
                         path,
-                    );
+                    )
+                    .hints
+                    .push("an empty search can never match; give it values or remove it".into());
                 }
                 Some(SearchAst::List(out))
             }
