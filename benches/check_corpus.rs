@@ -19,8 +19,18 @@ fn stats(mut v: Vec<Duration>) -> (Duration, Duration) {
 fn cpu_seconds() -> f64 {
     // utime + stime of this process, from /proc (Linux); 0 elsewhere.
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|s| s.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     (ticks(11) + ticks(12)) / 100.0
 }
 
@@ -57,11 +67,30 @@ fn main() {
     let (wmin, wmed) = stats(whole);
     let (pmin, pmed) = stats(parse);
     let (lmin, lmed) = stats(lower);
-    println!("corpus: {files} files, {rules} rules lowered, {} threads", rayon::current_num_threads());
-    println!("check (whole):   min {:>7.1} ms  median {:>7.1} ms  ({:.0} files/s at the median)", ms(wmin), ms(wmed), files as f64 / wmed.as_secs_f64());
-    println!("  read+parse:    min {:>7.1} ms  median {:>7.1} ms", ms(pmin), ms(pmed));
-    println!("  lower:         min {:>7.1} ms  median {:>7.1} ms", ms(lmin), ms(lmed));
-    println!("CPU time per iteration (check + the split stages): {:.0} ms", cpu * 1000.0);
+    println!(
+        "corpus: {files} files, {rules} rules lowered, {} threads",
+        rayon::current_num_threads()
+    );
+    println!(
+        "check (whole):   min {:>7.1} ms  median {:>7.1} ms  ({:.0} files/s at the median)",
+        ms(wmin),
+        ms(wmed),
+        files as f64 / wmed.as_secs_f64()
+    );
+    println!(
+        "  read+parse:    min {:>7.1} ms  median {:>7.1} ms",
+        ms(pmin),
+        ms(pmed)
+    );
+    println!(
+        "  lower:         min {:>7.1} ms  median {:>7.1} ms",
+        ms(lmin),
+        ms(lmed)
+    );
+    println!(
+        "CPU time per iteration (check + the split stages): {:.0} ms",
+        cpu * 1000.0
+    );
 }
 
 fn ms(d: Duration) -> f64 {
