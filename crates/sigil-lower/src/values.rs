@@ -178,6 +178,39 @@ pub const WINDASH_MAX_POSITIONS: usize = 6;
 /// character, and followed by a word character, takes each of the five dash forms.
 /// Returns `None` when the value has more positions than [`WINDASH_MAX_POSITIONS`].
 pub fn windash(parts: &[PlaceholderPart]) -> Option<Vec<Vec<PlaceholderPart>>> {
+    let positions = dash_positions(parts);
+    if positions.len() > WINDASH_MAX_POSITIONS {
+        return None;
+    }
+    let mut variants = vec![parts.to_vec()];
+    for &(pi, ci) in &positions {
+        let mut next = Vec::with_capacity(variants.len() * DASHES.len());
+        for v in &variants {
+            for d in DASHES {
+                let mut w = v.clone();
+                if let PlaceholderPart::Seg(Seg::Lit(l)) = &mut w[pi] {
+                    *l = l
+                        .chars()
+                        .enumerate()
+                        .map(|(i, c)| if i == ci { d } else { c })
+                        .collect();
+                }
+                next.push(w);
+            }
+        }
+        variants = next;
+    }
+    Some(variants)
+}
+
+/// How many dashes [`windash`] expands in a value: it makes 5 to the power of this many
+/// variants.
+pub fn windash_positions(parts: &[PlaceholderPart]) -> usize {
+    dash_positions(parts).len()
+}
+
+/// (part index, char index) of every dash that [`windash`] expands.
+fn dash_positions(parts: &[PlaceholderPart]) -> Vec<(usize, usize)> {
     let is_word = |c: char| c.is_alphanumeric() || c == '_';
     // Positions are (part index, char index) of eligible dashes in literal parts.
     let mut positions = Vec::new();
@@ -205,28 +238,7 @@ pub fn windash(parts: &[PlaceholderPart]) -> Option<Vec<Vec<PlaceholderPart>>> {
             _ => prev = None,
         }
     }
-    if positions.len() > WINDASH_MAX_POSITIONS {
-        return None;
-    }
-    let mut variants = vec![parts.to_vec()];
-    for &(pi, ci) in &positions {
-        let mut next = Vec::with_capacity(variants.len() * DASHES.len());
-        for v in &variants {
-            for d in DASHES {
-                let mut w = v.clone();
-                if let PlaceholderPart::Seg(Seg::Lit(l)) = &mut w[pi] {
-                    *l = l
-                        .chars()
-                        .enumerate()
-                        .map(|(i, c)| if i == ci { d } else { c })
-                        .collect();
-                }
-                next.push(w);
-            }
-        }
-        variants = next;
-    }
-    Some(variants)
+    positions
 }
 
 fn first_char(p: Option<&PlaceholderPart>) -> Option<char> {
