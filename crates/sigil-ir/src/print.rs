@@ -75,23 +75,21 @@ fn value_text(v: &Value) -> String {
 
 /// Renders an aggregate expression in Sigil's surface syntax.
 pub fn agg_expr_text(e: &AggExpr) -> String {
-    fn go(e: &AggExpr, parent_and: bool) -> String {
-        match e {
-            AggExpr::Cmp(a, op, v) => format!("{} {} {}", agg_text(a), op.symbol(), num(*v)),
-            AggExpr::Not(inner) => format!("not ({})", go(inner, false)),
-            AggExpr::And(items) => items
+    // Mixed and/or are always parenthesised: readers should not need precedence rules.
+    fn go(e: &AggExpr, nested: bool) -> String {
+        let join = |items: &[AggExpr], op: &str| {
+            let s = items
                 .iter()
                 .map(|i| go(i, true))
                 .collect::<Vec<_>>()
-                .join(" and "),
-            AggExpr::Or(items) => {
-                let s = items
-                    .iter()
-                    .map(|i| go(i, false))
-                    .collect::<Vec<_>>()
-                    .join(" or ");
-                if parent_and { format!("({s})") } else { s }
-            }
+                .join(op);
+            if nested { format!("({s})") } else { s }
+        };
+        match e {
+            AggExpr::Cmp(a, op, v) => format!("{} {} {}", agg_text(a), op.symbol(), num(*v)),
+            AggExpr::Not(inner) => format!("not ({})", go(inner, false)),
+            AggExpr::And(items) => join(items, " and "),
+            AggExpr::Or(items) => join(items, " or "),
         }
     }
     go(e, false)

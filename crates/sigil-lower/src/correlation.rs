@@ -494,28 +494,6 @@ impl<'a, 'b> Resolver<'a, 'b> {
                 .push("name the rules it correlates".into());
             return None;
         }
-        // Every alias must name inputs of this correlation.
-        for a in &c.aliases {
-            for (r, _) in &a.fields {
-                if !inputs.iter().any(|inp| inp.name == r.value) && ok {
-                    sinks[i]
-                        .diag(
-                            Code::UnknownAlias,
-                            format!(
-                                "alias `{}` maps rule `{}`, which this correlation does not use",
-                                a.name.value, r.value
-                            ),
-                            r.span,
-                            &format!("correlation.aliases.{}", a.name.value),
-                        )
-                        .hints
-                        .push(
-                            "alias keys must be the rule names listed in `rules` or `steps`".into(),
-                        );
-                    ok = false;
-                }
-            }
-        }
         let until = match &c.until {
             Some(u) if kind == CorrelationType::Sequence => {
                 match self.step(i, u, c.steps.len(), "correlation.until", sinks) {
@@ -539,6 +517,32 @@ impl<'a, 'b> Resolver<'a, 'b> {
             }
             None => None,
         };
+        // Every alias must name inputs of this correlation.
+        for a in &c.aliases {
+            for (r, _) in &a.fields {
+                let known = inputs
+                    .iter()
+                    .chain(until.iter())
+                    .any(|inp| inp.name == r.value);
+                if !known && ok {
+                    sinks[i]
+                        .diag(
+                            Code::UnknownAlias,
+                            format!(
+                                "alias `{}` maps rule `{}`, which this correlation does not use",
+                                a.name.value, r.value
+                            ),
+                            r.span,
+                            &format!("correlation.aliases.{}", a.name.value),
+                        )
+                        .hints
+                        .push(
+                            "alias keys must be the rule names listed in `rules`, `steps` or `until`".into(),
+                        );
+                    ok = false;
+                }
+            }
+        }
         if !ok {
             return None;
         }
