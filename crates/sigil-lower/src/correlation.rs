@@ -19,13 +19,12 @@ const MAX_CHAIN: usize = 32;
 /// Most runs a sequence step may ask for.
 const MAX_RUNS: i64 = 100_000;
 
-/// What one expression node of an embedded rule counts against the document's budget of
-/// generated values (`detection::MAX_EXPANDED_BYTES`). Correlations embed copies of the
-/// rules they name, so a chain naming each level twice would otherwise grow as 2^depth.
-const NODE_WEIGHT: usize = 64;
+/// Most expression nodes a correlation may embed: each reference embeds a copy of the
+/// rule it names, so a chain naming each level twice would otherwise grow as 2^depth.
+const MAX_EMBEDDED_NODES: usize = 20_000;
 
-/// The weight of a query's expressions, for the budget of the correlation that embeds it.
-fn query_weight(q: &Query) -> usize {
+/// Expression nodes of a query (searches count one each).
+fn query_nodes(q: &Query) -> usize {
     fn nodes(e: &sigil_ir::Expr) -> usize {
         match e {
             sigil_ir::Expr::And(v) | sigil_ir::Expr::Or(v) => {
@@ -37,7 +36,7 @@ fn query_weight(q: &Query) -> usize {
     }
     let mut n = 0usize;
     q.for_each_search(&mut |s| n = n.saturating_add(1 + nodes(&s.expr)));
-    n.saturating_mul(NODE_WEIGHT)
+    n
 }
 
 pub(crate) fn cmp(op: expr::CmpOp) -> CmpOp {
@@ -343,14 +342,13 @@ impl<'a, 'b> Resolver<'a, 'b> {
             State::Done => {}
         }
         if let Some(q) = &self.queries[j] {
-            let spent = sinks[from].expanded.saturating_add(query_weight(q));
-            if spent > detection::MAX_EXPANDED_BYTES {
+            let spent = sinks[from].embedded.saturating_add(query_nodes(q));
+            if spent > MAX_EMBEDDED_NODES {
                 sinks[from]
                     .diag(
                         Code::InvalidCorrelation,
                         format!(
-                            "the rules this correlation names add up to more than {} KiB of searches",
-                            detection::MAX_EXPANDED_BYTES >> 10
+                            "the rules this correlation names add up to more than {MAX_EMBEDDED_NODES} expression nodes"
                         ),
                         r.span,
                         path,
@@ -359,7 +357,7 @@ impl<'a, 'b> Resolver<'a, 'b> {
                     .push("each reference embeds a copy of the rule; name fewer or smaller rules, or chain fewer correlations that name a rule several times".into());
                 return None;
             }
-            sinks[from].expanded = spent;
+            sinks[from].embedded = spent;
         }
         match &self.queries[j] {
             Some(q) => Some(q.clone()),

@@ -12,22 +12,22 @@ use sigil_syntax::ast::{DetectionAst, FieldMatch, ListItem, ScalarAst, SearchAst
 use sigil_syntax::expr::{Cond, OfTarget, Quantifier};
 use std::collections::BTreeMap;
 
-/// Most bytes of values that the modifiers of one document may generate (windash variants,
-/// encodings of encodings); past it the document is refused rather than exhausting time and
-/// memory. Real rules stay far below it.
-pub(crate) const MAX_EXPANDED_BYTES: usize = 1 << 20;
+/// Most bytes of values that the modifiers of one document may add to the values as written
+/// (windash variants, encodings of encodings). Past it the document is refused rather than
+/// exhausting time and memory: windash alone makes up to 5^6 variants of one value. The
+/// largest SigmaHQ rule adds about 2 KiB.
+pub(crate) const MAX_GENERATED_BYTES: usize = 32 << 10;
 
-/// Bytes a value occupies, for [`MAX_EXPANDED_BYTES`].
+/// Literal bytes of a value (plus one, so that no value weighs nothing); wildcards added
+/// by contains/startswith/endswith weigh nothing.
 fn piece_size(p: &Piece) -> usize {
-    match p {
-        Piece::Bytes(b) => b.len() + 1,
+    1 + match p {
+        Piece::Bytes(b) => b.len(),
         Piece::Parts(x) => x
             .iter()
             .map(|p| match p {
-                PlaceholderPart::Seg(sigil_ir::Seg::Lit(l)) | PlaceholderPart::Name(l) => {
-                    l.len() + 1
-                }
-                PlaceholderPart::Seg(_) => 1,
+                PlaceholderPart::Seg(sigil_ir::Seg::Lit(l)) | PlaceholderPart::Name(l) => l.len(),
+                PlaceholderPart::Seg(_) => 0,
             })
             .sum(),
     }
@@ -842,6 +842,7 @@ fn lower_field(sink: &mut Sink, f: &FieldMatch, path: &str) -> Option<Expr> {
             return None;
         };
         let mut pieces = vec![Piece::Parts(values::parse_value(&text, expand))];
+        let written = piece_size(&pieces[0]);
         for (m, mspan) in &mods {
             let mspan = mspan.or(f.key_span);
             let mut next = Vec::with_capacity(pieces.len());
@@ -856,7 +857,8 @@ fn lower_field(sink: &mut Sink, f: &FieldMatch, path: &str) -> Option<Expr> {
                     }
                     _ => 0,
                 };
-                if sink.expanded.saturating_add(size).saturating_add(bound) > MAX_EXPANDED_BYTES {
+                let added = size.saturating_add(bound).saturating_sub(written);
+                if sink.generated.saturating_add(added) > MAX_GENERATED_BYTES {
                     too_large(sink, v.span, path);
                     return None;
                 }
@@ -954,14 +956,16 @@ fn lower_field(sink: &mut Sink, f: &FieldMatch, path: &str) -> Option<Expr> {
                     }
                 }
                 size += next[before..].iter().map(piece_size).sum::<usize>();
-                if sink.expanded.saturating_add(size) > MAX_EXPANDED_BYTES {
+                if sink.generated.saturating_add(size.saturating_sub(written)) > MAX_GENERATED_BYTES
+                {
                     too_large(sink, v.span, path);
                     return None;
                 }
             }
             pieces = next;
         }
-        sink.expanded += pieces.iter().map(piece_size).sum::<usize>();
+        let total = pieces.iter().map(piece_size).sum::<usize>();
+        sink.generated += total.saturating_sub(written);
         let mut alts = Vec::new();
         for p in pieces {
             match p {
@@ -988,8 +992,8 @@ fn too_large(sink: &mut Sink, span: Option<Span>, path: &str) {
     sink.diag(
         Code::InvalidModifierValue,
         format!(
-            "the modifiers of this document expand to more than {} KiB of values",
-            MAX_EXPANDED_BYTES >> 10
+            "the modifiers of this document add more than {} KiB of values",
+            MAX_GENERATED_BYTES >> 10
         ),
         span,
         path,

@@ -22,9 +22,12 @@ use std::sync::Arc;
 pub(crate) struct Sink {
     file: Arc<str>,
     diags: Vec<Diagnostic>,
-    /// Bytes of values the document's modifiers generated so far (see
-    /// `detection::MAX_EXPANDED_BYTES`).
-    expanded: usize,
+    /// Bytes of values the document's modifiers added so far (see
+    /// `detection::MAX_GENERATED_BYTES`).
+    generated: usize,
+    /// Expression nodes of the rules the document (a correlation) embeds so far (see
+    /// `correlation::MAX_EMBEDDED_NODES`).
+    embedded: usize,
 }
 
 impl Sink {
@@ -108,7 +111,8 @@ pub fn lower_files(files: &[RuleFile]) -> Lowered {
         .map(|d| Sink {
             file: d.file.name.clone(),
             diags: Vec::new(),
-            expanded: 0,
+            generated: 0,
+            embedded: 0,
         })
         .collect();
 
