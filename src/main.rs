@@ -43,6 +43,34 @@ enum Command {
         #[arg(long)]
         rule: Option<String>,
     },
+    /// Run every rule's fixture cases through the reference evaluator.
+    Test {
+        /// Rule files or folders (default: rules/).
+        paths: Vec<PathBuf>,
+        /// Output format: a line per case with diffs, or one JSON object per case.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
+    /// Stream NDJSON events (files, .gz, or - for stdin) through rules; print alerts as JSON lines.
+    Hunt {
+        /// Rule file or folder.
+        rules: PathBuf,
+        /// Event files (NDJSON, optionally gzip-compressed); `-` reads stdin.
+        #[arg(required = true)]
+        events: Vec<PathBuf>,
+        /// Skip events before this time (RFC 3339 or epoch seconds).
+        #[arg(long)]
+        since: Option<String>,
+        /// Skip events at or after this time (RFC 3339 or epoch seconds).
+        #[arg(long)]
+        until: Option<String>,
+        /// How late an event may arrive and still be processed in time order (e.g. 30s, 5m; 0 for arrival order).
+        #[arg(long, default_value = "1m")]
+        lateness: String,
+        /// Read event times from this field instead of the built-in list.
+        #[arg(long)]
+        time_field: Option<String>,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -62,6 +90,15 @@ fn main() -> ExitCode {
             quiet,
         } => check(&paths, format, quiet),
         Command::Explain { paths, rule } => explain(&paths, rule.as_deref()),
+        Command::Test { paths, format } => test(paths, format),
+        Command::Hunt {
+            rules,
+            events,
+            since,
+            until,
+            lateness,
+            time_field,
+        } => hunt(rules, &events, since, until, &lateness, time_field),
     }
 }
 
@@ -160,5 +197,148 @@ fn explain(paths: &[PathBuf], only: Option<&str>) -> ExitCode {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+fn print_errors(report: &sigil_driver::CheckReport) -> bool {
+    let mut errors = false;
+    for d in report.diagnostics.iter().filter(|d| d.is_error()) {
+        errors = true;
+        let src = report.sources.get(&d.location.file).map(|s| &**s);
+        eprint!("{}", render_human(d, src));
+    }
+    errors
+}
+
+fn test(paths: Vec<PathBuf>, format: Format) -> ExitCode {
+    let paths = if paths.is_empty() {
+        vec![PathBuf::from("rules")]
+    } else {
+        paths
+    };
+    let report = sigil_driver::fixtures::run_tests(&paths);
+    let errors = print_errors(&report.check);
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    for c in &report.cases {
+        match format {
+            Format::Json => {
+                let j = serde_json::json!({
+                    "rule": c.rule,
+                    "fixture": c.fixture,
+                    "case": c.case,
+                    "passed": c.passed,
+                    "error": c.error,
+                    "diff": c.diff,
+                    "alerts": c.actual,
+                });
+                let _ = writeln!(out, "{j}");
+            }
+            Format::Human => {
+                let mark = if c.passed { "PASS" } else { "FAIL" };
+                let _ = writeln!(out, "{mark} {} › {}", c.rule, c.case);
+                if let Some(e) = &c.error {
+                    let _ = writeln!(out, "     error: {e}");
+                }
+                for d in &c.diff {
+                    let _ = writeln!(out, "     {d}");
+                }
+            }
+        }
+    }
+    let failed = report.failed();
+    let summary = format!(
+        "{} rules with fixtures, {} fixture files, {} cases: {} passed, {} failed",
+        report.rules_with_fixtures,
+        report.fixture_files,
+        report.cases.len(),
+        report.cases.len() - failed,
+        failed
+    );
+    match format {
+        Format::Human => {
+            let _ = writeln!(out, "{summary}");
+        }
+        Format::Json => eprintln!("{summary}"),
+    }
+    let _ = out.flush();
+    if report.check.io_error {
+        ExitCode::from(2)
+    } else if errors || failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn hunt(
+    rules: PathBuf,
+    events: &[PathBuf],
+    since: Option<String>,
+    until: Option<String>,
+    lateness: &str,
+    time_field: Option<String>,
+) -> ExitCode {
+    let parse_t = |s: Option<String>, what: &str| -> Result<Option<i64>, ExitCode> {
+        match s {
+            None => Ok(None),
+            Some(s) => sigil_driver::hunt::parse_time_arg(&s)
+                .map(Some)
+                .ok_or_else(|| {
+                    eprintln!("error: --{what} `{s}` is not a time (RFC 3339 or epoch seconds)");
+                    ExitCode::from(2)
+                }),
+        }
+    };
+    let (since, until) = match (parse_t(since, "since"), parse_t(until, "until")) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(e), _) | (_, Err(e)) => return e,
+    };
+    let lateness_ms = if lateness == "0" {
+        0
+    } else {
+        match sigil_lower::values::parse_duration(lateness) {
+            Ok(ms) => ms as i64,
+            Err(e) => {
+                eprintln!("error: --lateness: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    };
+    let report = sigil_driver::check(&[rules]);
+    if print_errors(&report) {
+        return ExitCode::from(if report.io_error { 2 } else { 1 });
+    }
+    let (mut engine, rejected) = sigil_eval::Engine::new(&report.rules);
+    for r in &rejected {
+        eprintln!(
+            "warning: rule `{}` cannot be evaluated: {}",
+            r.rule.title, r.error
+        );
+    }
+    eprintln!("loaded={} rejected={}", engine.len(), rejected.len());
+    let opts = sigil_driver::hunt::HuntOptions {
+        since,
+        until,
+        lateness_ms,
+        time_field,
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    let mut warn = |m: String| eprintln!("warning: {m}");
+    match sigil_driver::hunt::hunt(&mut engine, events, &opts, &mut out, &mut warn) {
+        Ok(stats) => {
+            let _ = out.flush();
+            eprintln!(
+                "events={} alerts={} bad_lines={} filtered={} late={}",
+                stats.events, stats.alerts, stats.bad_lines, stats.filtered, stats.late
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            let _ = out.flush();
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
     }
 }

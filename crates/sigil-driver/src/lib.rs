@@ -1,6 +1,9 @@
 //! What the CLI and the tests share: finding rule files, reading them, and running the
 //! check and explain stages over a set.
 
+pub mod fixtures;
+pub mod hunt;
+
 use rayon::prelude::*;
 use sigil_diagnostics::{Code, Diagnostic, Span, sort_diagnostics};
 use sigil_ir::Rule;

@@ -27,6 +27,8 @@ pub struct ExpectedAlert {
     pub count: Option<u64>,
     /// Ids of the events that must contribute.
     pub events: Vec<String>,
+    /// The risk score the alert must carry.
+    pub score: Option<i64>,
     /// Where the expectation is.
     pub span: Option<Span>,
 }
@@ -179,12 +181,17 @@ fn alert(a: &Node) -> Result<ExpectedAlert, String> {
         rule: None,
         group: BTreeMap::new(),
         count: None,
+        score: None,
         events: vec![],
         span: a.span,
     };
     for e in m {
         match e.key.as_str() {
             "rule" => x.rule = e.value.scalar_text(),
+            "score" => match e.value.kind {
+                NodeKind::Int(n) => x.score = Some(n),
+                _ => return Err("`score` must be an integer".into()),
+            },
             "count" => match e.value.kind {
                 NodeKind::Int(n) if n >= 1 => x.count = Some(n as u64),
                 _ => return Err("`count` must be a positive integer".into()),
@@ -212,7 +219,7 @@ fn alert(a: &Node) -> Result<ExpectedAlert, String> {
             },
             other => {
                 return Err(format!(
-                    "unknown alert key `{other}` (known: rule, group, count, events)"
+                    "unknown alert key `{other}` (known: rule, group, count, score, events)"
                 ));
             }
         }

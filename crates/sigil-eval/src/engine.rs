@@ -1,0 +1,993 @@
+//! Stateful evaluation: every query is a processor that takes occurrences (events, or the
+//! alerts of the queries it builds on) in time order and emits occurrences of its own.
+//! docs/semantics.md states the rules this file implements.
+
+use crate::alert::{ALERT_VERSION, Alert, MAX_LISTED_EVENTS, RuleRef};
+use crate::event::{self, Layout};
+use crate::matcher::{CompileError, EventCtx, Fields, Matcher, text};
+use crate::time;
+use serde_json::Value;
+use sigil_ir::{Agg, AggExpr, AggFunc, CmpOp, Input, Output, Query, Rule, ScoreCase, WindowKind};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
+
+/// An event with what the engine needs to know about it.
+#[derive(Clone, Debug)]
+pub struct Event {
+    /// The parsed event.
+    pub value: Arc<Value>,
+    /// Its time in milliseconds since the epoch, when it has one.
+    pub time: Option<i64>,
+    /// Its id: the source's own id field, else `file:line`.
+    pub id: String,
+}
+
+/// Fields that carry an event's own id, in the order they are tried.
+pub const ID_FIELDS: &[&str] = &[
+    "eventID",
+    "EventRecordID",
+    "Event.System.EventRecordID",
+    "insertId",
+    "id",
+    "Id",
+    "eventId",
+];
+
+/// Fields that carry an event's time, in the order they are tried.
+pub const TIME_FIELDS: &[&str] = &[
+    "eventTime",
+    "@timestamp",
+    "TimeGenerated",
+    "time",
+    "timestamp",
+    "Event.System.TimeCreated",
+    "UtcTime",
+    "TimeCreated",
+    "createdDateTime",
+    "activityDateTime",
+    "receiveTimestamp",
+    "published",
+];
+
+impl Event {
+    /// Builds an event, reading its time from the first of [`TIME_FIELDS`] (or `time_field`)
+    /// that parses, and its id from [`ID_FIELDS`] (else `fallback_id`).
+    pub fn new(value: Value, time_field: Option<&str>, fallback_id: String) -> Event {
+        let mut found = Vec::new();
+        let mut t = None;
+        let fields: Vec<&str> = match time_field {
+            Some(f) => vec![f],
+            None => TIME_FIELDS.to_vec(),
+        };
+        for f in fields {
+            found.clear();
+            event::lookup(&value, f, &mut found);
+            if let Some(ms) = found.iter().find_map(|v| time::parse_ms(v)) {
+                t = Some(ms);
+                break;
+            }
+        }
+        let mut id = None;
+        for f in ID_FIELDS {
+            found.clear();
+            event::lookup(&value, f, &mut found);
+            if let Some(s) = found.iter().find_map(|v| text(v)) {
+                id = Some(s.into_owned());
+                break;
+            }
+        }
+        Event {
+            value: Arc::new(value),
+            time: t,
+            id: id.unwrap_or(fallback_id),
+        }
+    }
+}
+
+/// What one processor hands to the one above it.
+#[derive(Clone, Debug)]
+struct Occ {
+    time: i64,
+    first: i64,
+    events: Vec<Arc<Value>>,
+    ids: Vec<String>,
+    count: u64,
+    /// For single events: the event. For aggregates: their group values.
+    source: Source,
+    score: Option<i64>,
+    /// Values seen per aggregated field (thresholds), for outputs.
+    values: BTreeMap<String, Vec<String>>,
+}
+
+#[derive(Clone, Debug)]
+enum Source {
+    Event(Arc<Value>, Layout),
+    Group(BTreeMap<String, String>),
+}
+
+impl Occ {
+    /// The value of a field (or group key) of the occurrence, as text.
+    fn get(&self, field: &str) -> Option<String> {
+        match &self.source {
+            Source::Event(v, layout) => {
+                let mut out = Vec::new();
+                event::resolve(v, field, *layout, &mut out);
+                out.iter().find_map(|x| text(x)).map(|s| s.into_owned())
+            }
+            Source::Group(g) => g
+                .get(field)
+                .cloned()
+                .or_else(|| self.values.get(field).and_then(|v| v.first().cloned())),
+        }
+    }
+    /// Every value of a field, as text (for `values()` and `distinct()`).
+    fn all(&self, field: &str) -> Vec<String> {
+        match &self.source {
+            Source::Event(v, layout) => {
+                let mut out = Vec::new();
+                event::resolve(v, field, *layout, &mut out);
+                out.iter()
+                    .filter_map(|x| text(x))
+                    .map(|s| s.into_owned())
+                    .collect()
+            }
+            Source::Group(g) => match g.get(field) {
+                Some(v) => vec![v.clone()],
+                None => self.values.get(field).cloned().unwrap_or_default(),
+            },
+        }
+    }
+}
+
+fn layout_of(q: &sigil_ir::Search) -> Layout {
+    if q.source.product.as_deref() == Some("windows") {
+        Layout::Windows
+    } else {
+        Layout::Plain
+    }
+}
+
+/// A compiled query: a tree of processors.
+enum Proc {
+    Match { m: Box<Matcher>, layout: Layout },
+    Threshold(Box<ThresholdProc>),
+    Sequence(Box<SequenceProc>),
+    Unordered(Box<UnorderedProc>),
+}
+
+struct In {
+    proc: Proc,
+    fields: BTreeMap<String, Option<String>>,
+}
+
+impl In {
+    /// The field an alias or group key reads in this input (`None`: absent here).
+    fn field<'a>(&'a self, key: &'a str) -> Option<&'a str> {
+        match self.fields.get(key) {
+            Some(f) => f.as_deref(),
+            None => Some(key),
+        }
+    }
+}
+
+fn compile_inputs(inputs: &[&Input], fields: &mut Fields) -> Result<Vec<In>, CompileError> {
+    inputs
+        .iter()
+        .map(|i| {
+            Ok(In {
+                proc: compile(&i.query, fields)?,
+                fields: i.fields.clone(),
+            })
+        })
+        .collect()
+}
+
+fn compile(q: &Query, fields: &mut Fields) -> Result<Proc, CompileError> {
+    Ok(match q {
+        Query::Match(s) => {
+            let layout = layout_of(s);
+            Proc::Match {
+                m: Box::new(Matcher::new(&s.expr, layout, fields)?),
+                layout,
+            }
+        }
+        Query::Threshold(t) => {
+            let inputs = compile_inputs(&t.inputs.iter().collect::<Vec<_>>(), fields)?;
+            let mut needed = BTreeSet::new();
+            collect_agg_fields(&t.condition, &mut needed);
+            for s in &t.score {
+                if let Some(w) = &s.when {
+                    collect_agg_fields(w, &mut needed);
+                }
+            }
+            Proc::Threshold(Box::new(ThresholdProc {
+                inputs,
+                group_by: t.group_by.clone(),
+                length: t.window.length_ms as i64,
+                kind: t.window.kind,
+                condition: t.condition.clone(),
+                score: t.score.clone(),
+                needed: needed.into_iter().collect(),
+                groups: HashMap::new(),
+                watermark: i64::MIN,
+            }))
+        }
+        Query::Sequence(s) => {
+            let mut refs: Vec<&Input> = s.steps.iter().map(|st| &st.input).collect();
+            if let Some(u) = &s.until {
+                refs.push(u);
+            }
+            let inputs = compile_inputs(&refs, fields)?;
+            let mut stages = Vec::new();
+            for (i, st) in s.steps.iter().enumerate() {
+                for _ in 0..st.runs {
+                    stages.push(i);
+                }
+            }
+            Proc::Sequence(Box::new(SequenceProc {
+                inputs,
+                until: s.until.as_ref().map(|_| s.steps.len()),
+                by: s.by.clone(),
+                maxspan: s.maxspan_ms.map(|m| m as i64),
+                stages,
+                pending: HashMap::new(),
+            }))
+        }
+        Query::Unordered(u) => {
+            let inputs = compile_inputs(&u.inputs.iter().collect::<Vec<_>>(), fields)?;
+            Proc::Unordered(Box::new(UnorderedProc {
+                inputs,
+                by: u.by.clone(),
+                within: u.within_ms as i64,
+                seen: HashMap::new(),
+            }))
+        }
+    })
+}
+
+fn collect_agg_fields(e: &AggExpr, out: &mut BTreeSet<String>) {
+    match e {
+        AggExpr::Cmp(a, _, _) => {
+            if let Some(f) = &a.field {
+                out.insert(f.clone());
+            }
+        }
+        AggExpr::And(v) | AggExpr::Or(v) => v.iter().for_each(|x| collect_agg_fields(x, out)),
+        AggExpr::Not(x) => collect_agg_fields(x, out),
+    }
+}
+
+impl Proc {
+    /// Feeds one event; returns the occurrences it completes.
+    fn event(&mut self, ev: &Event, ctx: &EventCtx) -> Vec<Occ> {
+        match self {
+            Proc::Match { m, layout } => {
+                if m.matches(ctx) {
+                    let t = ev.time.unwrap_or(0);
+                    vec![Occ {
+                        time: t,
+                        first: t,
+                        events: vec![ev.value.clone()],
+                        ids: vec![ev.id.clone()],
+                        count: 1,
+                        source: Source::Event(ev.value.clone(), *layout),
+                        score: None,
+                        values: BTreeMap::new(),
+                    }]
+                } else {
+                    Vec::new()
+                }
+            }
+            Proc::Threshold(t) => {
+                let mut out = Vec::new();
+                if let Some(now) = ev.time {
+                    out.extend(t.advance(now));
+                }
+                for i in 0..t.inputs.len() {
+                    for o in t.inputs[i].proc.event(ev, ctx) {
+                        out.extend(t.push(i, o));
+                    }
+                }
+                out
+            }
+            Proc::Sequence(s) => {
+                let mut out = Vec::new();
+                for i in 0..s.inputs.len() {
+                    for o in s.inputs[i].proc.event(ev, ctx) {
+                        out.extend(s.push(i, o));
+                    }
+                }
+                out
+            }
+            Proc::Unordered(u) => {
+                let mut out = Vec::new();
+                for i in 0..u.inputs.len() {
+                    for o in u.inputs[i].proc.event(ev, ctx) {
+                        out.extend(u.push(i, o));
+                    }
+                }
+                out
+            }
+        }
+    }
+
+    /// Ends the stream: closes open windows and returns what they complete.
+    fn flush(&mut self) -> Vec<Occ> {
+        match self {
+            Proc::Match { .. } => Vec::new(),
+            Proc::Threshold(t) => {
+                let mut out = Vec::new();
+                for i in 0..t.inputs.len() {
+                    for o in t.inputs[i].proc.flush() {
+                        out.extend(t.push(i, o));
+                    }
+                }
+                out.extend(t.advance(i64::MAX));
+                out
+            }
+            Proc::Sequence(s) => {
+                let mut out = Vec::new();
+                for i in 0..s.inputs.len() {
+                    for o in s.inputs[i].proc.flush() {
+                        out.extend(s.push(i, o));
+                    }
+                }
+                out
+            }
+            Proc::Unordered(u) => {
+                let mut out = Vec::new();
+                for i in 0..u.inputs.len() {
+                    for o in u.inputs[i].proc.flush() {
+                        out.extend(u.push(i, o));
+                    }
+                }
+                out
+            }
+        }
+    }
+
+    /// Groups and partial matches held (for memory accounting and tests).
+    fn state_size(&self) -> usize {
+        match self {
+            Proc::Match { .. } => 0,
+            Proc::Threshold(t) => {
+                t.groups
+                    .values()
+                    .map(|g| g.entries.len() + 1)
+                    .sum::<usize>()
+                    + t.inputs.iter().map(|i| i.proc.state_size()).sum::<usize>()
+            }
+            Proc::Sequence(s) => {
+                s.pending.values().map(|p| p.len()).sum::<usize>()
+                    + s.inputs.iter().map(|i| i.proc.state_size()).sum::<usize>()
+            }
+            Proc::Unordered(u) => {
+                u.seen
+                    .values()
+                    .map(|p| p.iter().map(VecDeque::len).sum::<usize>())
+                    .sum::<usize>()
+                    + u.inputs.iter().map(|i| i.proc.state_size()).sum::<usize>()
+            }
+        }
+    }
+}
+
+/// Reads the group key of an occurrence; `None` when a key is missing (it does not count).
+fn key_of(input: &In, keys: &[String], o: &Occ) -> Option<Vec<String>> {
+    keys.iter()
+        .map(|k| input.field(k).and_then(|f| o.get(f)))
+        .collect()
+}
+
+struct Entry {
+    time: i64,
+    occ: Occ,
+    vals: Vec<Vec<String>>,
+}
+
+struct Group {
+    key: Vec<String>,
+    window_start: i64,
+    entries: VecDeque<Entry>,
+}
+
+struct ThresholdProc {
+    inputs: Vec<In>,
+    group_by: Vec<String>,
+    length: i64,
+    kind: WindowKind,
+    condition: AggExpr,
+    score: Vec<ScoreCase>,
+    needed: Vec<String>,
+    groups: HashMap<Vec<String>, Group>,
+    watermark: i64,
+}
+
+impl ThresholdProc {
+    fn push(&mut self, input: usize, o: Occ) -> Vec<Occ> {
+        let Some(key) = key_of(&self.inputs[input], &self.group_by, &o) else {
+            return Vec::new();
+        };
+        let vals: Vec<Vec<String>> = self
+            .needed
+            .iter()
+            .map(|f| match self.inputs[input].field(f) {
+                Some(field) => o.all(field),
+                None => Vec::new(),
+            })
+            .collect();
+        let t = o.time;
+        let mut out = Vec::new();
+        match self.kind {
+            WindowKind::Tumbling => {
+                let start = t.div_euclid(self.length) * self.length;
+                let g = self.groups.entry(key.clone()).or_insert_with(|| Group {
+                    key: key.clone(),
+                    window_start: start,
+                    entries: VecDeque::new(),
+                });
+                if g.window_start != start {
+                    if start > g.window_start {
+                        let closed = std::mem::take(&mut g.entries);
+                        let ws = g.window_start;
+                        g.window_start = start;
+                        if let Some(a) = self.close(&key, ws, closed) {
+                            out.push(a);
+                        }
+                    } else {
+                        // Late for a window already closed for this group: it cannot count.
+                        return out;
+                    }
+                }
+                let g = self.groups.get_mut(&key).expect("group was just inserted");
+                g.entries.push_back(Entry {
+                    time: t,
+                    occ: o,
+                    vals,
+                });
+            }
+            WindowKind::Sliding => {
+                let g = self.groups.entry(key.clone()).or_insert_with(|| Group {
+                    key: key.clone(),
+                    window_start: t,
+                    entries: VecDeque::new(),
+                });
+                // The window holds events in [t - length, t]: a span of at most `length`.
+                while g.entries.front().is_some_and(|e| e.time < t - self.length) {
+                    g.entries.pop_front();
+                }
+                g.entries.push_back(Entry {
+                    time: t,
+                    occ: o,
+                    vals,
+                });
+                let entries = &g.entries;
+                if eval_agg(&self.condition, entries, &self.needed) {
+                    let closed = std::mem::take(&mut g.entries);
+                    let start = closed.front().map_or(t, |e| e.time);
+                    if let Some(a) = self.alert(&key, start, closed) {
+                        out.push(a);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Time has reached `now`: close tumbling windows that ended, drop idle sliding groups.
+    fn advance(&mut self, now: i64) -> Vec<Occ> {
+        if now <= self.watermark {
+            return Vec::new();
+        }
+        self.watermark = now;
+        let mut out = Vec::new();
+        let length = self.length;
+        match self.kind {
+            WindowKind::Tumbling => {
+                let ended: Vec<Vec<String>> = self
+                    .groups
+                    .values()
+                    .filter(|g| g.window_start.saturating_add(length) <= now)
+                    .map(|g| g.key.clone())
+                    .collect();
+                let mut ended = ended;
+                ended.sort();
+                for k in ended {
+                    if let Some(g) = self.groups.remove(&k)
+                        && let Some(a) = self.close(&k, g.window_start, g.entries)
+                    {
+                        out.push(a);
+                    }
+                }
+            }
+            WindowKind::Sliding => {
+                self.groups.retain(|_, g| {
+                    g.entries
+                        .back()
+                        .is_some_and(|e| e.time >= now.saturating_sub(length))
+                });
+            }
+        }
+        out
+    }
+
+    fn close(&self, key: &[String], start: i64, entries: VecDeque<Entry>) -> Option<Occ> {
+        if entries.is_empty() || !eval_agg(&self.condition, &entries, &self.needed) {
+            return None;
+        }
+        self.alert(key, start, entries)
+    }
+
+    fn alert(&self, key: &[String], _start: i64, entries: VecDeque<Entry>) -> Option<Occ> {
+        let first = entries.front()?.time;
+        let last = entries.iter().map(|e| e.time).max().unwrap_or(first);
+        let score = self
+            .score
+            .iter()
+            .find(|c| {
+                c.when
+                    .as_ref()
+                    .is_none_or(|w| eval_agg(w, &entries, &self.needed))
+            })
+            .map(|c| c.value);
+        let count = entries.iter().map(|e| e.occ.count).sum();
+        let mut ids = Vec::new();
+        let mut events = Vec::new();
+        for e in &entries {
+            for id in &e.occ.ids {
+                if ids.len() < MAX_LISTED_EVENTS {
+                    ids.push(id.clone());
+                }
+            }
+            for ev in &e.occ.events {
+                if events.len() < MAX_LISTED_EVENTS {
+                    events.push(ev.clone());
+                }
+            }
+        }
+        let group: BTreeMap<String, String> = self
+            .group_by
+            .iter()
+            .cloned()
+            .zip(key.iter().cloned())
+            .collect();
+        let mut values = BTreeMap::new();
+        for (i, f) in self.needed.iter().enumerate() {
+            let mut vs: BTreeSet<&str> = BTreeSet::new();
+            for e in &entries {
+                for v in &e.vals[i] {
+                    vs.insert(v);
+                }
+            }
+            values.insert(
+                f.clone(),
+                vs.into_iter().map(str::to_owned).collect::<Vec<_>>(),
+            );
+        }
+        Some(Occ {
+            time: last,
+            first,
+            events,
+            ids,
+            count,
+            source: Source::Group(group),
+            score,
+            values,
+        })
+    }
+}
+
+/// Evaluates an aggregate expression over a window's entries.
+fn eval_agg(e: &AggExpr, entries: &VecDeque<Entry>, needed: &[String]) -> bool {
+    match e {
+        AggExpr::Cmp(a, op, v) => {
+            aggregate(a, entries, needed).is_some_and(|x| compare(*op, x, *v))
+        }
+        AggExpr::And(items) => items.iter().all(|i| eval_agg(i, entries, needed)),
+        AggExpr::Or(items) => items.iter().any(|i| eval_agg(i, entries, needed)),
+        AggExpr::Not(x) => !eval_agg(x, entries, needed),
+    }
+}
+
+fn compare(op: CmpOp, a: f64, b: f64) -> bool {
+    match op {
+        CmpOp::Lt => a < b,
+        CmpOp::Lte => a <= b,
+        CmpOp::Gt => a > b,
+        CmpOp::Gte => a >= b,
+        CmpOp::Eq => a == b,
+        CmpOp::Neq => a != b,
+    }
+}
+
+/// Computes one aggregate; `None` when it has no value (a numeric aggregate over no number).
+fn aggregate(a: &Agg, entries: &VecDeque<Entry>, needed: &[String]) -> Option<f64> {
+    if a.func == AggFunc::Count {
+        return Some(entries.iter().map(|e| e.occ.count).sum::<u64>() as f64);
+    }
+    let idx = needed.iter().position(|n| Some(n) == a.field.as_ref())?;
+    if a.func == AggFunc::Distinct {
+        let set: BTreeSet<&str> = entries
+            .iter()
+            .flat_map(|e| e.vals[idx].iter().map(String::as_str))
+            .collect();
+        return Some(set.len() as f64);
+    }
+    let mut nums: Vec<f64> = entries
+        .iter()
+        .filter_map(|e| e.vals[idx].first())
+        .filter_map(|s| s.trim().parse::<f64>().ok())
+        .filter(|x| x.is_finite())
+        .collect();
+    if nums.is_empty() {
+        return None;
+    }
+    Some(match a.func {
+        AggFunc::Sum => nums.iter().sum(),
+        AggFunc::Min => nums.iter().cloned().fold(f64::INFINITY, f64::min),
+        AggFunc::Max => nums.iter().cloned().fold(f64::NEG_INFINITY, f64::max),
+        AggFunc::Avg => nums.iter().sum::<f64>() / nums.len() as f64,
+        AggFunc::Percentile => {
+            // Nearest-rank percentile.
+            nums.sort_by(f64::total_cmp);
+            let p = a.rank.unwrap_or(50.0).clamp(0.0, 100.0);
+            let rank = ((p / 100.0) * nums.len() as f64).ceil().max(1.0) as usize;
+            nums[rank.min(nums.len()) - 1]
+        }
+        AggFunc::Count | AggFunc::Distinct => unreachable!("handled above"),
+    })
+}
+
+struct Partial {
+    first: i64,
+    last: i64,
+    occs: Vec<Occ>,
+}
+
+struct SequenceProc {
+    inputs: Vec<In>,
+    until: Option<usize>,
+    by: Vec<String>,
+    maxspan: Option<i64>,
+    /// Input index of each stage (a step with `runs: N` fills N stages).
+    stages: Vec<usize>,
+    /// Per key: the pending partial sequence that has completed each stage.
+    pending: HashMap<Vec<String>, Vec<Option<Partial>>>,
+}
+
+impl SequenceProc {
+    fn push(&mut self, input: usize, o: Occ) -> Vec<Occ> {
+        let Some(key) = key_of(&self.inputs[input], &self.by, &o) else {
+            return Vec::new();
+        };
+        if Some(input) == self.until {
+            self.pending.remove(&key);
+            return Vec::new();
+        }
+        let n = self.stages.len();
+        let state = self
+            .pending
+            .entry(key.clone())
+            .or_insert_with(|| (0..n).map(|_| None).collect());
+        let t = o.time;
+        if let Some(ms) = self.maxspan {
+            for p in state.iter_mut() {
+                if p.as_ref().is_some_and(|p| t - p.first > ms) {
+                    *p = None;
+                }
+            }
+        }
+        let mut out = Vec::new();
+        // From the last stage back, so one occurrence advances a partial by one stage only.
+        for s in (0..n).rev() {
+            if self.stages[s] != input {
+                continue;
+            }
+            let next = if s == 0 {
+                Some(Partial {
+                    first: o.first.min(t),
+                    last: t,
+                    occs: vec![o.clone()],
+                })
+            } else {
+                match state[s - 1].take() {
+                    Some(mut p) if t >= p.last => {
+                        p.last = t;
+                        p.occs.push(o.clone());
+                        Some(p)
+                    }
+                    other => {
+                        state[s - 1] = other;
+                        None
+                    }
+                }
+            };
+            let Some(p) = next else { continue };
+            if s + 1 == n {
+                out.push(seq_alert(&self.by, &key, p));
+            } else {
+                state[s] = Some(p);
+            }
+        }
+        if state.iter().all(Option::is_none) {
+            self.pending.remove(&key);
+        }
+        out
+    }
+}
+
+fn seq_alert(by: &[String], key: &[String], p: Partial) -> Occ {
+    let mut ids = Vec::new();
+    let mut events = Vec::new();
+    let mut count = 0;
+    for o in &p.occs {
+        count += o.count;
+        ids.extend(
+            o.ids
+                .iter()
+                .take(MAX_LISTED_EVENTS.saturating_sub(ids.len()))
+                .cloned(),
+        );
+        events.extend(
+            o.events
+                .iter()
+                .take(MAX_LISTED_EVENTS.saturating_sub(events.len()))
+                .cloned(),
+        );
+    }
+    let group = by.iter().cloned().zip(key.iter().cloned()).collect();
+    Occ {
+        time: p.last,
+        first: p.first,
+        events,
+        ids,
+        count,
+        source: Source::Group(group),
+        score: None,
+        values: BTreeMap::new(),
+    }
+}
+
+struct UnorderedProc {
+    inputs: Vec<In>,
+    by: Vec<String>,
+    within: i64,
+    /// Per key, per input: occurrences inside the span.
+    seen: HashMap<Vec<String>, Vec<VecDeque<Occ>>>,
+}
+
+impl UnorderedProc {
+    fn push(&mut self, input: usize, o: Occ) -> Vec<Occ> {
+        let Some(key) = key_of(&self.inputs[input], &self.by, &o) else {
+            return Vec::new();
+        };
+        let n = self.inputs.len();
+        let t = o.time;
+        let lists = self
+            .seen
+            .entry(key.clone())
+            .or_insert_with(|| (0..n).map(|_| VecDeque::new()).collect());
+        for l in lists.iter_mut() {
+            while l.front().is_some_and(|x| x.time < t - self.within) {
+                l.pop_front();
+            }
+        }
+        lists[input].push_back(o);
+        if lists.iter().all(|l| !l.is_empty()) {
+            let occs: Vec<Occ> = lists.iter_mut().flat_map(std::mem::take).collect();
+            self.seen.remove(&key);
+            let first = occs.iter().map(|o| o.first).min().unwrap_or(t);
+            let p = Partial {
+                first,
+                last: t,
+                occs,
+            };
+            return vec![seq_alert(&self.by, &key, p)];
+        }
+        Vec::new()
+    }
+}
+
+/// A rule ready to evaluate.
+struct Compiled {
+    rule: RuleRef,
+    proc: Proc,
+    outputs: Vec<Output>,
+    /// True for rules that only feed correlations in the set (Sigma `generate: false`).
+    silent: bool,
+}
+
+/// Evaluates many rules over one stream of events.
+pub struct Engine {
+    rules: Vec<Compiled>,
+    fields: Fields,
+    /// Whether alerts carry the matched events themselves.
+    pub include_events: bool,
+}
+
+/// A rule that cannot be evaluated, and why.
+#[derive(Debug, Clone)]
+pub struct Rejected {
+    /// The rule.
+    pub rule: RuleRef,
+    /// Why.
+    pub error: CompileError,
+}
+
+/// The rule reference of an IR rule.
+pub fn rule_ref(r: &Rule) -> RuleRef {
+    RuleRef {
+        id: r.meta.id.clone(),
+        name: r.meta.name.clone(),
+        title: r.meta.title.clone(),
+        level: r.meta.level.map(|l| l.name().to_string()),
+    }
+}
+
+fn input_names(q: &Query, out: &mut BTreeSet<String>) {
+    let add = |i: &Input, out: &mut BTreeSet<String>| {
+        out.insert(i.name.clone());
+        input_names(&i.query, out);
+    };
+    match q {
+        Query::Match(_) => {}
+        Query::Threshold(t) => t.inputs.iter().for_each(|i| add(i, out)),
+        Query::Unordered(u) => u.inputs.iter().for_each(|i| add(i, out)),
+        Query::Sequence(s) => {
+            s.steps.iter().for_each(|st| add(&st.input, out));
+            if let Some(u) = &s.until {
+                add(u, out);
+            }
+        }
+    }
+}
+
+impl Engine {
+    /// Compiles rules. Rules that feed a correlation of the set alert on their own only if
+    /// a correlation naming them has `generate: true`.
+    pub fn new(rules: &[Rule]) -> (Engine, Vec<Rejected>) {
+        let mut fields = Fields::default();
+        let mut feeding = BTreeSet::new();
+        let mut generating = BTreeSet::new();
+        for r in rules {
+            let mut names = BTreeSet::new();
+            input_names(&r.query, &mut names);
+            if r.meta.generate {
+                generating.extend(names.iter().cloned());
+            }
+            feeding.extend(names);
+        }
+        let mut compiled = Vec::new();
+        let mut rejected = Vec::new();
+        for r in rules {
+            let rr = rule_ref(r);
+            let feeds = [&r.meta.name, &r.meta.id]
+                .into_iter()
+                .flatten()
+                .any(|k| feeding.contains(k));
+            let generates = [&r.meta.name, &r.meta.id]
+                .into_iter()
+                .flatten()
+                .any(|k| generating.contains(k));
+            match compile(&r.query, &mut fields) {
+                Ok(mut proc) => {
+                    if let Proc::Threshold(t) = &mut proc {
+                        // Output fields are aggregated too, so alerts can list what was seen.
+                        for o in &r.outputs {
+                            if let Output::Values(f) | Output::Distinct(f) | Output::Field(f) = o
+                                && !t.group_by.contains(f)
+                                && !t.needed.contains(f)
+                            {
+                                t.needed.push(f.clone());
+                            }
+                        }
+                    }
+                    compiled.push(Compiled {
+                        rule: rr,
+                        proc,
+                        outputs: r.outputs.clone(),
+                        silent: feeds && !generates,
+                    });
+                }
+                Err(error) => rejected.push(Rejected { rule: rr, error }),
+            }
+        }
+        (
+            Engine {
+                rules: compiled,
+                fields,
+                include_events: false,
+            },
+            rejected,
+        )
+    }
+
+    /// Number of rules that compiled.
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// True when no rule compiled.
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// Feeds one event (events should arrive in time order; see docs/semantics.md).
+    pub fn process(&mut self, ev: &Event) -> Vec<Alert> {
+        let ctx = EventCtx::new(&ev.value, &self.fields);
+        let mut out = Vec::new();
+        for r in &mut self.rules {
+            let occs = r.proc.event(ev, &ctx);
+            if !r.silent {
+                for o in occs {
+                    out.push(make_alert(&r.rule, &r.outputs, o, self.include_events));
+                }
+            }
+        }
+        out
+    }
+
+    /// Ends the stream and returns the alerts of windows still open.
+    pub fn flush(&mut self) -> Vec<Alert> {
+        let mut out = Vec::new();
+        for r in &mut self.rules {
+            let occs = r.proc.flush();
+            if !r.silent {
+                for o in occs {
+                    out.push(make_alert(&r.rule, &r.outputs, o, self.include_events));
+                }
+            }
+        }
+        out
+    }
+
+    /// Total groups and partial sequences held in memory.
+    pub fn state_size(&self) -> usize {
+        self.rules.iter().map(|r| r.proc.state_size()).sum()
+    }
+}
+
+fn make_alert(rule: &RuleRef, outputs: &[Output], o: Occ, include: bool) -> Alert {
+    let is_event = matches!(o.source, Source::Event(..));
+    let group = match &o.source {
+        Source::Group(g) => g.clone(),
+        Source::Event(..) => BTreeMap::new(),
+    };
+    let mut outs = BTreeMap::new();
+    for out in outputs {
+        let (k, v) = match out {
+            Output::Field(f) => (
+                f.clone(),
+                o.get(f).map(Value::String).unwrap_or(Value::Null),
+            ),
+            Output::Count => ("count".into(), Value::from(o.count)),
+            Output::FirstSeen => ("first_seen".into(), Value::String(time::format_ms(o.first))),
+            Output::LastSeen => ("last_seen".into(), Value::String(time::format_ms(o.time))),
+            Output::Score => (
+                "score".into(),
+                o.score.map(Value::from).unwrap_or(Value::Null),
+            ),
+            Output::Values(f) => (format!("values({f})"), Value::from(o.all(f))),
+            Output::Distinct(f) => (format!("distinct({f})"), Value::from(o.all(f).len())),
+        };
+        outs.insert(k, v);
+    }
+    let has_time = o.time != 0 || !is_event;
+    Alert {
+        v: ALERT_VERSION,
+        rule: rule.clone(),
+        time: has_time.then(|| time::format_ms(o.time)),
+        first_seen: (!is_event).then(|| time::format_ms(o.first)),
+        last_seen: (!is_event).then(|| time::format_ms(o.time)),
+        group,
+        count: o.count,
+        events: o.ids,
+        score: o.score,
+        outputs: outs,
+        matched: if include || is_event {
+            o.events.iter().map(|e| (**e).clone()).collect()
+        } else {
+            Vec::new()
+        },
+    }
+}

@@ -1,0 +1,354 @@
+//! Compiled predicates and their evaluation over one event, with per-event caches so that
+//! many rules reading the same field look it up (and case-fold it) once.
+
+use crate::event::{self, Layout};
+use crate::pattern::Wild;
+use crate::time;
+use ipnet::IpNet;
+use serde_json::Value;
+use sigil_ir::{Case, CmpOp, Expr, RefMatch, RegexFlags, Target, Test, TimePart, Value as IrValue};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+/// Why a rule cannot be evaluated.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum CompileError {
+    /// A `%name%` placeholder has no value.
+    #[error("placeholder `%{0}%` has no value; supply one before evaluating")]
+    Placeholder(String),
+    /// A regex the evaluator's engines reject.
+    #[error("regular expression `{0}` cannot be compiled: {1}")]
+    Regex(String, String),
+}
+
+/// Interned field paths shared by every rule of an engine, so per-event caches are arrays.
+#[derive(Debug, Default, Clone)]
+pub struct Fields {
+    ids: HashMap<String, usize>,
+    names: Vec<String>,
+}
+
+impl Fields {
+    /// The id of a path, interning it on first use.
+    pub fn id(&mut self, path: &str) -> usize {
+        if let Some(&i) = self.ids.get(path) {
+            return i;
+        }
+        self.names.push(path.to_string());
+        self.ids.insert(path.to_string(), self.names.len() - 1);
+        self.names.len() - 1
+    }
+    /// How many paths are interned.
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+    /// True when no path is interned.
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+    /// The path of an id.
+    pub fn name(&self, id: usize) -> &str {
+        &self.names[id]
+    }
+}
+
+enum Re {
+    Fast(regex::Regex),
+    Fancy(Box<fancy_regex::Regex>),
+}
+
+impl Re {
+    fn is_match(&self, s: &str) -> bool {
+        match self {
+            Re::Fast(r) => r.is_match(s),
+            // A pattern that exhausts the backtracking budget is treated as not matching.
+            Re::Fancy(r) => r.is_match(s).unwrap_or(false),
+        }
+    }
+}
+
+enum T {
+    Str(String, bool),
+    Wild(Wild, bool),
+    Num(f64),
+    Bool(bool),
+    Regex(Re),
+    Cidr(IpNet),
+    Cmp(CmpOp, f64),
+    Exists(bool),
+    Null,
+    FieldRef(usize, RefMatch, bool),
+    TimePart(TimePart, CmpOp, i64),
+}
+
+enum Node {
+    Pred(Option<usize>, T),
+    And(Vec<Node>),
+    Or(Vec<Node>),
+    Not(Box<Node>),
+    Const(bool),
+}
+
+/// A compiled expression over events of one layout.
+pub struct Matcher {
+    root: Node,
+    layout: Layout,
+}
+
+fn regex(src: &str, f: RegexFlags) -> Result<Re, CompileError> {
+    let fast = regex::RegexBuilder::new(src)
+        .case_insensitive(f.ignore_case)
+        .multi_line(f.multi_line)
+        .dot_matches_new_line(f.dot_all)
+        .size_limit(1 << 24)
+        .build();
+    if let Ok(r) = fast {
+        return Ok(Re::Fast(r));
+    }
+    let mut prefix = String::new();
+    for (on, c) in [(f.ignore_case, 'i'), (f.multi_line, 'm'), (f.dot_all, 's')] {
+        if on {
+            prefix.push(c);
+        }
+    }
+    let full = if prefix.is_empty() {
+        src.to_string()
+    } else {
+        format!("(?{prefix}){src}")
+    };
+    fancy_regex::RegexBuilder::new(&full)
+        .backtrack_limit(1_000_000)
+        .build()
+        .map(|r| Re::Fancy(Box::new(r)))
+        .map_err(|e| CompileError::Regex(src.to_string(), e.to_string()))
+}
+
+impl Matcher {
+    /// Compiles an expression; field paths are interned in `fields`.
+    pub fn new(e: &Expr, layout: Layout, fields: &mut Fields) -> Result<Matcher, CompileError> {
+        Ok(Matcher {
+            root: compile(e, fields)?,
+            layout,
+        })
+    }
+
+    /// Evaluates the expression over an event.
+    pub fn matches(&self, ev: &EventCtx) -> bool {
+        eval(&self.root, ev, self.layout)
+    }
+}
+
+fn compile(e: &Expr, fields: &mut Fields) -> Result<Node, CompileError> {
+    Ok(match e {
+        Expr::And(v) => Node::And(
+            v.iter()
+                .map(|x| compile(x, fields))
+                .collect::<Result<_, _>>()?,
+        ),
+        Expr::Or(v) => Node::Or(
+            v.iter()
+                .map(|x| compile(x, fields))
+                .collect::<Result<_, _>>()?,
+        ),
+        Expr::Not(x) => Node::Not(Box::new(compile(x, fields)?)),
+        Expr::Const(b) => Node::Const(*b),
+        Expr::Pred(p) => {
+            let target = match &p.target {
+                Target::Field(f) => Some(fields.id(f)),
+                Target::Keywords => None,
+            };
+            let ci = |c: &Case| *c == Case::Insensitive;
+            let t = match &p.test {
+                Test::Eq(IrValue::Str(s), c) => {
+                    T::Str(if ci(c) { s.to_lowercase() } else { s.clone() }, ci(c))
+                }
+                Test::Eq(IrValue::Int(i), _) => T::Num(*i as f64),
+                Test::Eq(IrValue::Float(f), _) => T::Num(*f),
+                Test::Eq(IrValue::Bool(b), _) => T::Bool(*b),
+                Test::Pattern(pat, c) => T::Wild(Wild::new(&pat.0, ci(c)), ci(c)),
+                Test::Regex(r, f) => T::Regex(regex(r, *f)?),
+                Test::Cidr(n) => T::Cidr(*n),
+                Test::Cmp(op, v) => T::Cmp(*op, *v),
+                Test::Exists(b) => T::Exists(*b),
+                Test::Null => T::Null,
+                Test::FieldRef(other, how, c) => T::FieldRef(fields.id(other), *how, ci(c)),
+                Test::TimePart(part, op, v) => T::TimePart(*part, *op, *v),
+                Test::Placeholder(parts, _) => {
+                    let name = parts
+                        .iter()
+                        .find_map(|p| match p {
+                            sigil_ir::PlaceholderPart::Name(n) => Some(n.clone()),
+                            _ => None,
+                        })
+                        .unwrap_or_default();
+                    return Err(CompileError::Placeholder(name));
+                }
+            };
+            Node::Pred(target, t)
+        }
+    })
+}
+
+/// One event being evaluated, with lazily filled caches per interned field.
+pub struct EventCtx<'a> {
+    /// The parsed event.
+    pub value: &'a Value,
+    names: &'a Fields,
+    values: RefCell<Vec<Option<Vec<&'a Value>>>>,
+    lowered: RefCell<Vec<Option<Vec<Option<String>>>>>,
+    keywords: RefCell<Option<Vec<String>>>,
+}
+
+impl<'a> EventCtx<'a> {
+    /// Wraps an event for evaluation against matchers compiled with `names`.
+    pub fn new(value: &'a Value, names: &'a Fields) -> Self {
+        EventCtx {
+            value,
+            names,
+            values: RefCell::new(vec![None; names.len()]),
+            lowered: RefCell::new(vec![None; names.len()]),
+            keywords: RefCell::new(None),
+        }
+    }
+
+    fn field(&self, id: usize, layout: Layout) -> Vec<&'a Value> {
+        if let Some(v) = &self.values.borrow()[id] {
+            return v.clone();
+        }
+        let mut out = Vec::new();
+        event::resolve(self.value, self.names.name(id), layout, &mut out);
+        self.values.borrow_mut()[id] = Some(out.clone());
+        out
+    }
+
+    fn lowered(&self, id: usize, vals: &[&Value]) -> Vec<Option<String>> {
+        if let Some(v) = &self.lowered.borrow()[id] {
+            return v.clone();
+        }
+        let out: Vec<Option<String>> = vals
+            .iter()
+            .map(|v| text(v).map(|t| t.to_lowercase()))
+            .collect();
+        self.lowered.borrow_mut()[id] = Some(out.clone());
+        out
+    }
+}
+
+/// The text of a scalar as Sigma compares strings (numbers and booleans by their JSON text).
+pub fn text(v: &Value) -> Option<std::borrow::Cow<'_, str>> {
+    match v {
+        Value::String(s) => Some(std::borrow::Cow::Borrowed(s)),
+        Value::Number(n) => Some(std::borrow::Cow::Owned(n.to_string())),
+        Value::Bool(b) => Some(std::borrow::Cow::Borrowed(if *b {
+            "true"
+        } else {
+            "false"
+        })),
+        _ => None,
+    }
+}
+
+fn number(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse::<f64>().ok().filter(|x| x.is_finite()),
+        _ => None,
+    }
+}
+
+fn cmp(op: CmpOp, a: f64, b: f64) -> bool {
+    match op {
+        CmpOp::Lt => a < b,
+        CmpOp::Lte => a <= b,
+        CmpOp::Gt => a > b,
+        CmpOp::Gte => a >= b,
+        CmpOp::Eq => a == b,
+        CmpOp::Neq => a != b,
+    }
+}
+
+fn eval(n: &Node, ev: &EventCtx, layout: Layout) -> bool {
+    match n {
+        Node::And(v) => v.iter().all(|x| eval(x, ev, layout)),
+        Node::Or(v) => v.iter().any(|x| eval(x, ev, layout)),
+        Node::Not(x) => !eval(x, ev, layout),
+        Node::Const(b) => *b,
+        Node::Pred(None, t) => keyword(t, ev),
+        Node::Pred(Some(id), t) => pred(*id, t, ev, layout),
+    }
+}
+
+fn keyword(t: &T, ev: &EventCtx) -> bool {
+    if ev.keywords.borrow().is_none() {
+        let mut all = Vec::new();
+        event::strings(ev.value, &mut all);
+        *ev.keywords.borrow_mut() = Some(all.into_iter().map(str::to_owned).collect());
+    }
+    let kw = ev.keywords.borrow();
+    let strs = kw.as_deref().unwrap_or(&[]);
+    match t {
+        T::Wild(w, true) => strs.iter().any(|s| w.matches(&s.to_lowercase())),
+        T::Wild(w, false) => strs.iter().any(|s| w.matches(s)),
+        T::Str(l, true) => strs.iter().any(|s| s.to_lowercase() == *l),
+        T::Str(l, false) => strs.iter().any(|s| s == l),
+        _ => false,
+    }
+}
+
+fn pred(id: usize, t: &T, ev: &EventCtx, layout: Layout) -> bool {
+    let vals = ev.field(id, layout);
+    match t {
+        T::Exists(b) => vals.is_empty() != *b,
+        T::Null => vals.is_empty() || vals.iter().any(|v| v.is_null()),
+        T::Str(l, ci) => {
+            if *ci {
+                ev.lowered(id, &vals).iter().flatten().any(|s| s == l)
+            } else {
+                vals.iter().filter_map(|v| text(v)).any(|s| s == l.as_str())
+            }
+        }
+        T::Wild(w, ci) => {
+            if *ci {
+                ev.lowered(id, &vals).iter().flatten().any(|s| w.matches(s))
+            } else {
+                vals.iter().filter_map(|v| text(v)).any(|s| w.matches(&s))
+            }
+        }
+        T::Num(x) => vals.iter().filter_map(|v| number(v)).any(|n| n == *x),
+        T::Bool(b) => vals.iter().any(|v| match v {
+            Value::Bool(x) => x == b,
+            Value::String(s) => s.eq_ignore_ascii_case(if *b { "true" } else { "false" }),
+            _ => false,
+        }),
+        T::Regex(r) => vals.iter().filter_map(|v| text(v)).any(|s| r.is_match(&s)),
+        T::Cidr(net) => vals.iter().filter_map(|v| v.as_str()).any(|s| {
+            // Addresses may carry a port or brackets in some logs; only plain forms match.
+            s.trim().parse::<IpAddr>().is_ok_and(|a| net.contains(&a))
+        }),
+        T::Cmp(op, x) => vals
+            .iter()
+            .filter_map(|v| number(v))
+            .any(|n| cmp(*op, n, *x)),
+        T::FieldRef(other, how, ci) => {
+            let others = ev.field(*other, layout);
+            let fold = |s: &str| if *ci { s.to_lowercase() } else { s.to_string() };
+            vals.iter().filter_map(|v| text(v)).any(|a| {
+                let a = fold(&a);
+                others.iter().filter_map(|v| text(v)).any(|b| {
+                    let b = fold(&b);
+                    match how {
+                        RefMatch::Equals => a == b,
+                        RefMatch::Contains => a.contains(&b),
+                        RefMatch::StartsWith => a.starts_with(&b),
+                        RefMatch::EndsWith => a.ends_with(&b),
+                    }
+                })
+            })
+        }
+        T::TimePart(part, op, x) => vals
+            .iter()
+            .filter_map(|v| time::parse_ms(v))
+            .any(|ms| cmp(*op, time::part(ms, *part) as f64, *x as f64)),
+    }
+}
