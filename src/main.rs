@@ -310,6 +310,8 @@ fn hunt(
         return ExitCode::from(if report.io_error { 2 } else { 1 });
     }
     let (mut engine, rejected) = sigil_eval::Engine::new(&report.rules);
+    // Analysts trace every alert to its input: thresholds and sequences carry their events too.
+    engine.include_events = true;
     for r in &rejected {
         eprintln!(
             "warning: rule `{}` cannot be evaluated: {}",
