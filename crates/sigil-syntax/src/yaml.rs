@@ -184,13 +184,54 @@ fn position_trees(text: &str) -> Option<Vec<PosTree>> {
     Some(docs)
 }
 
+/// Deepest nesting of collections serde_yaml accepts (its recursion limit).
+const MAX_YAML_DEPTH: usize = 128;
+
+/// The first document nesting deeper than [`MAX_YAML_DEPTH`]: its index and where.
+///
+/// serde_yaml refuses such a document anyway, but only after scanning all of it, and its
+/// scanner (libyaml's) takes time quadratic in the flow nesting: `{a: ` repeated 65,536
+/// times took a minute. The saphyr event stream finds the depth in linear time.
+fn too_deep(text: &str) -> Option<(usize, Pos)> {
+    let mut parser = Parser::new_from_str(text);
+    let (mut depth, mut done) = (0usize, 0usize);
+    while let Some(ev) = parser.next_event() {
+        match ev {
+            Ok((Event::SequenceStart(..) | Event::MappingStart(..), sp)) => {
+                depth += 1;
+                if depth > MAX_YAML_DEPTH {
+                    return Some((done, pos(sp.start)));
+                }
+            }
+            Ok((Event::SequenceEnd | Event::MappingEnd, _)) => depth = depth.saturating_sub(1),
+            Ok((Event::DocumentEnd, _)) => {
+                done += 1;
+                depth = 0;
+            }
+            Ok((Event::StreamEnd, _)) => break,
+            Ok(_) => {}
+            // saphyr's own flow limit (255 levels) is past serde_yaml's.
+            Err(e) if e.info().contains("recursion limit") => {
+                return Some((done, pos(*e.marker())));
+            }
+            Err(_) => break,
+        }
+    }
+    None
+}
+
 /// Parses every document of a file. Returns the documents that parsed and a diagnostic
 /// for the first YAML error (a syntax error ends the stream; later documents are lost).
 pub fn load_documents(file: &Arc<str>, text: &str) -> (Vec<YamlDocument>, Vec<Diagnostic>) {
     let trees = position_trees(text);
     let mut docs = Vec::new();
     let mut diags = Vec::new();
-    for (index, de) in serde_yaml::Deserializer::from_str(text).enumerate() {
+    let deep = too_deep(text);
+    let readable = deep.map_or(usize::MAX, |(d, _)| d);
+    for (index, de) in serde_yaml::Deserializer::from_str(text)
+        .enumerate()
+        .take(readable)
+    {
         let tree = trees.as_ref().and_then(|t| t.get(index));
         match serde_yaml::Value::deserialize(de) {
             Ok(v) => {
@@ -206,9 +247,20 @@ pub fn load_documents(file: &Arc<str>, text: &str) -> (Vec<YamlDocument>, Vec<Di
             Err(e) => {
                 diags.push(yaml_error(file, text, &e, tree));
                 // serde_yaml repeats a stream error for every later document: stop here.
-                break;
+                return (docs, diags);
             }
         }
+    }
+    if let Some((_, at)) = deep {
+        diags.push(
+            Diagnostic::new(
+                Code::YamlLimit,
+                format!("YAML too deep to read safely: it nests more than {MAX_YAML_DEPTH} levels"),
+            )
+            .in_file(file.clone())
+            .at(Some(Span::point(at)))
+            .hint("rules nest a few levels; flatten the structure (later documents of the file are not read)"),
+        );
     }
     (docs, diags)
 }
@@ -390,6 +442,26 @@ mod tests {
         }
         let (_, e) = load(&s);
         assert_eq!(e[0].code, Code::YamlLimit);
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_before_serde_yaml_scans_it() {
+        // libyaml's scanner is quadratic in flow nesting: this took a minute before.
+        let t = std::time::Instant::now();
+        let (d, e) = load(&format!("a: 1\n---\n{}", "{a: ".repeat(65_536)));
+        assert_eq!(d.len(), 1);
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].code, Code::YamlLimit);
+        assert_eq!(e[0].location.span.unwrap().start.line, 3);
+        let (d, e) = load(&format!("{}1{}", "[".repeat(129), "]".repeat(129)));
+        assert!(d.is_empty());
+        assert_eq!(e[0].code, Code::YamlLimit);
+        let (_, e) = load(&"- ".repeat(2000));
+        assert_eq!(e[0].code, Code::YamlLimit);
+        assert!(t.elapsed().as_secs() < 10, "took {:?}", t.elapsed());
+        // 128 levels is still serde_yaml's to read.
+        let (d, e) = load(&format!("{}1{}", "[".repeat(128), "]".repeat(128)));
+        assert!(e.is_empty() && d.len() == 1, "{e:?}");
     }
 
     #[test]
