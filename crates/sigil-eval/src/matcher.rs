@@ -2,7 +2,7 @@
 //! many rules reading the same field look it up (and case-fold it) once.
 
 use crate::event::{self, Layout};
-use crate::pattern::Wild;
+use crate::pattern::{Wild, fold};
 use crate::time;
 use ipnet::IpNet;
 use serde_json::Value;
@@ -71,6 +71,7 @@ impl Re {
 enum T {
     Str(String, bool),
     Wild(Wild, bool),
+    Int(i64),
     Num(f64),
     Bool(bool),
     Regex(Re),
@@ -161,9 +162,9 @@ fn compile(e: &Expr, fields: &mut Fields) -> Result<Node, CompileError> {
             let ci = |c: &Case| *c == Case::Insensitive;
             let t = match &p.test {
                 Test::Eq(IrValue::Str(s), c) => {
-                    T::Str(if ci(c) { s.to_lowercase() } else { s.clone() }, ci(c))
+                    T::Str(if ci(c) { fold(s) } else { s.clone() }, ci(c))
                 }
-                Test::Eq(IrValue::Int(i), _) => T::Num(*i as f64),
+                Test::Eq(IrValue::Int(i), _) => T::Int(*i),
                 Test::Eq(IrValue::Float(f), _) => T::Num(*f),
                 Test::Eq(IrValue::Bool(b), _) => T::Bool(*b),
                 Test::Pattern(pat, c) => T::Wild(Wild::new(&pat.0, ci(c)), ci(c)),
@@ -226,10 +227,7 @@ impl<'a> EventCtx<'a> {
         if let Some(v) = &self.lowered.borrow()[id] {
             return v.clone();
         }
-        let out: Vec<Option<String>> = vals
-            .iter()
-            .map(|v| text(v).map(|t| t.to_lowercase()))
-            .collect();
+        let out: Vec<Option<String>> = vals.iter().map(|v| text(v).map(|t| fold(&t))).collect();
         self.lowered.borrow_mut()[id] = Some(out.clone());
         out
     }
@@ -254,6 +252,22 @@ fn number(v: &Value) -> Option<f64> {
         Value::Number(n) => n.as_f64(),
         Value::String(s) => s.trim().parse::<f64>().ok().filter(|x| x.is_finite()),
         _ => None,
+    }
+}
+
+/// Integer equality, exact for integers and integer strings (an `f64` would confuse
+/// integers beyond 2^53, such as 64-bit ids); other numbers compare as floats.
+fn int_eq(v: &Value, x: i64) -> bool {
+    match v {
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => i == x,
+            None => n.as_u64().is_none() && n.as_f64() == Some(x as f64),
+        },
+        Value::String(s) => match s.trim().parse::<i64>() {
+            Ok(i) => i == x,
+            Err(_) => number(v) == Some(x as f64),
+        },
+        _ => false,
     }
 }
 
@@ -288,9 +302,9 @@ fn keyword(t: &T, ev: &EventCtx) -> bool {
     let kw = ev.keywords.borrow();
     let strs = kw.as_deref().unwrap_or(&[]);
     match t {
-        T::Wild(w, true) => strs.iter().any(|s| w.matches(&s.to_lowercase())),
+        T::Wild(w, true) => strs.iter().any(|s| w.matches(&fold(s))),
         T::Wild(w, false) => strs.iter().any(|s| w.matches(s)),
-        T::Str(l, true) => strs.iter().any(|s| s.to_lowercase() == *l),
+        T::Str(l, true) => strs.iter().any(|s| fold(s) == *l),
         T::Str(l, false) => strs.iter().any(|s| s == l),
         _ => false,
     }
@@ -315,6 +329,7 @@ fn pred(id: usize, t: &T, ev: &EventCtx, layout: Layout) -> bool {
                 vals.iter().filter_map(|v| text(v)).any(|s| w.matches(&s))
             }
         }
+        T::Int(x) => vals.iter().any(|v| int_eq(v, *x)),
         T::Num(x) => vals.iter().filter_map(|v| number(v)).any(|n| n == *x),
         T::Bool(b) => vals.iter().any(|v| match v {
             Value::Bool(x) => x == b,
@@ -332,7 +347,7 @@ fn pred(id: usize, t: &T, ev: &EventCtx, layout: Layout) -> bool {
             .any(|n| cmp(*op, n, *x)),
         T::FieldRef(other, how, ci) => {
             let others = ev.field(*other, layout);
-            let fold = |s: &str| if *ci { s.to_lowercase() } else { s.to_string() };
+            let fold = |s: &str| if *ci { fold(s) } else { s.to_string() };
             vals.iter().filter_map(|v| text(v)).any(|a| {
                 let a = fold(&a);
                 others.iter().filter_map(|v| text(v)).any(|b| {

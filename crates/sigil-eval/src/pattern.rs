@@ -4,6 +4,20 @@
 use memchr::memmem::Finder;
 use sigil_ir::Seg;
 
+/// Folds text for case-insensitive comparison: each character is lower-cased on its own and
+/// keeps one character (the first of its lower-case form). Unlike `str::to_lowercase`, this
+/// is context-free (a final `Σ` folds like any other `Σ`) and keeps the character count
+/// (`İ` folds to `i`, not to two characters), so a literal folds the same inside a pattern
+/// as inside a value, and `?` still matches exactly one character.
+pub fn fold(s: &str) -> String {
+    if s.is_ascii() {
+        return s.to_ascii_lowercase();
+    }
+    s.chars()
+        .map(|c| c.to_lowercase().next().unwrap_or(c))
+        .collect()
+}
+
 /// A compiled wildcard pattern. For case-insensitive patterns the literals are lower-cased
 /// here and the caller passes a lower-cased value.
 #[derive(Clone, Debug)]
@@ -26,7 +40,7 @@ impl Wild {
         let segs: Vec<Seg> = segs
             .iter()
             .map(|s| match s {
-                Seg::Lit(l) if lower => Seg::Lit(l.to_lowercase()),
+                Seg::Lit(l) if lower => Seg::Lit(fold(l)),
                 other => other.clone(),
             })
             .collect();
