@@ -707,13 +707,10 @@ fn lower_field(sink: &mut Sink, f: &FieldMatch, path: &str) -> Option<Expr> {
                 }
                 prefix.push(')');
             }
-            if let Err(e) = fancy_regex::RegexBuilder::new(&format!("{prefix}{text}"))
-                .backtrack_limit(100_000)
-                .build()
-            {
+            if let Err(e) = check_regex(&format!("{prefix}{text}")) {
                 sink.diag(
                     Code::InvalidRegex,
-                    format!("invalid regular expression: {}", first_line(&e.to_string())),
+                    format!("invalid regular expression: {}", first_line(&e)),
                     v.span,
                     path,
                 )
@@ -986,6 +983,110 @@ fn lower_field(sink: &mut Sink, f: &FieldMatch, path: &str) -> Option<Expr> {
         items.push(Expr::or(alts));
     }
     Some(combine(items))
+}
+
+/// Largest regex (in [`regex_weight`] units) with a lookbehind that [`check_regex`]
+/// compiles to check that the lookbehind has a fixed length.
+const MAX_REGEX_WEIGHT: usize = 2_000;
+
+/// Roughly what compiling a regex costs: counted repetitions are unrolled by the engines,
+/// so `(\w{100}){100}` weighs 100 × 100 classes.
+fn regex_weight(e: &fancy_regex::Expr) -> usize {
+    use fancy_regex::Expr as E;
+    match e {
+        E::Literal { val, .. } => val.len().max(1),
+        // Classes compile to many UTF-8 states; Unicode ones (`\w`, `\p{L}`, negations) to
+        // hundreds: `\w{125}` takes 50 ms to compile.
+        E::Any { .. } => 8,
+        E::Delegate { inner, .. } => {
+            let unicode = inner.starts_with("[^")
+                || [r"\w", r"\W", r"\d", r"\D", r"\p", r"\P", r"\S"]
+                    .iter()
+                    .any(|c| inner.contains(c));
+            if unicode {
+                1_000
+            } else {
+                inner.len().saturating_mul(8)
+            }
+        }
+        E::Concat(v) | E::Alt(v) => v.iter().map(regex_weight).fold(1, usize::saturating_add),
+        E::Group(c) | E::LookAround(c, _) | E::AtomicGroup(c) => regex_weight(c),
+        E::Repeat { child, lo, hi, .. } => {
+            let copies = if *hi == usize::MAX {
+                lo.saturating_add(1)
+            } else {
+                *hi
+            };
+            regex_weight(child).saturating_mul(copies.max(1))
+        }
+        E::Conditional {
+            condition,
+            true_branch,
+            false_branch,
+        } => regex_weight(condition)
+            .saturating_add(regex_weight(true_branch))
+            .saturating_add(regex_weight(false_branch)),
+        _ => 1,
+    }
+}
+
+/// Checks that a regex reads, in time about linear in its length: compiling one can take
+/// from milliseconds (`\w{125}`: 50 ms) to seconds, so a file of them took minutes. The
+/// parse tree is checked, then each character class or escape handed to the regex engine
+/// is parsed (not compiled), and repetition bounds are checked. Only a small regex with a
+/// lookbehind is compiled, which checks the lookbehind's length is fixed. A regex too large
+/// for an engine's compiled-size limit is the engine's to refuse.
+fn check_regex(pattern: &str) -> Result<(), String> {
+    use fancy_regex::{Expr as E, LookAround as L};
+    fn walk<'e>(
+        e: &'e E,
+        seen: &mut std::collections::HashSet<&'e str>,
+        behind: &mut bool,
+    ) -> Result<(), String> {
+        match e {
+            E::Delegate { inner, .. } => {
+                if seen.insert(inner) {
+                    regex_syntax::Parser::new()
+                        .parse(inner)
+                        .map_err(|e| e.to_string())?;
+                }
+                Ok(())
+            }
+            E::Repeat { lo, hi, .. } if lo > hi => {
+                Err(format!("repetition {{{lo},{hi}}} has its bounds reversed"))
+            }
+            E::LookAround(child, how) => {
+                *behind |= matches!(how, L::LookBehind | L::LookBehindNeg);
+                walk(child, seen, behind)
+            }
+            E::Repeat { child, .. } | E::Group(child) | E::AtomicGroup(child) => {
+                walk(child, seen, behind)
+            }
+            E::Concat(v) | E::Alt(v) => v.iter().try_for_each(|c| walk(c, seen, behind)),
+            E::Conditional {
+                condition,
+                true_branch,
+                false_branch,
+            } => [condition, true_branch, false_branch]
+                .into_iter()
+                .try_for_each(|c| walk(c, seen, behind)),
+            _ => Ok(()),
+        }
+    }
+    let tree = E::parse_tree(pattern).map_err(|e| e.to_string())?;
+    let mut behind = false;
+    walk(
+        &tree.expr,
+        &mut std::collections::HashSet::new(),
+        &mut behind,
+    )?;
+    if behind && regex_weight(&tree.expr) <= MAX_REGEX_WEIGHT {
+        fancy_regex::RegexBuilder::new(pattern)
+            .backtrack_limit(100_000)
+            .build()
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
 
 fn too_large(sink: &mut Sink, span: Option<Span>, path: &str) {
