@@ -206,10 +206,37 @@ pub fn run_tests(paths: &[PathBuf]) -> TestReport {
         report.rules_with_fixtures += 1;
         let path = relative_to(&r.origin.file, rel);
         let fname = path.display().to_string();
-        let Ok(text) = std::fs::read_to_string(&path) else {
-            continue;
+        // A fixture file that cannot be read or parsed fails as a case of its own, so a
+        // typo never turns a file's cases into silence.
+        let broken = |report: &mut TestReport, error: String| {
+            report.cases.push(CaseResult {
+                rule: label(r),
+                fixture: fname.clone(),
+                case: "(fixture file)".into(),
+                passed: false,
+                expected: Vec::new(),
+                actual: Vec::new(),
+                diff: Vec::new(),
+                error: Some(error),
+            })
         };
-        let (Some(fx), _) = parse_fixture(&fname, &text) else {
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) => {
+                broken(&mut report, format!("cannot read {fname}: {e}"));
+                continue;
+            }
+        };
+        let (fx, diags) = parse_fixture(&fname, &text);
+        let errors: Vec<String> = diags
+            .iter()
+            .filter(|d| d.is_error())
+            .map(|d| d.message.clone())
+            .collect();
+        if !errors.is_empty() {
+            broken(&mut report, errors.join("; "));
+        }
+        let Some(fx) = fx else {
             continue;
         };
         report.fixture_files += 1;
