@@ -788,6 +788,16 @@ impl UnorderedProc {
     }
 }
 
+/// The names of the inputs a query reads directly.
+fn direct_inputs(q: &Query) -> Vec<String> {
+    match q {
+        Query::Match(_) => Vec::new(),
+        Query::Threshold(t) => t.inputs.iter().map(|i| i.name.clone()).collect(),
+        Query::Unordered(u) => u.inputs.iter().map(|i| i.name.clone()).collect(),
+        Query::Sequence(s) => s.steps.iter().map(|st| &st.input).chain(s.until.iter()).map(|i| i.name.clone()).collect(),
+    }
+}
+
 /// A rule ready to evaluate.
 struct Compiled {
     rule: RuleRef,
@@ -853,7 +863,8 @@ impl Engine {
             let mut names = BTreeSet::new();
             input_names(&r.query, &mut names);
             if r.meta.generate {
-                generating.extend(names.iter().cloned());
+                // Only the rules the correlation names itself, not those further down.
+                generating.extend(direct_inputs(&r.query));
             }
             feeding.extend(names);
         }
