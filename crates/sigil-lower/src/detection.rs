@@ -186,8 +186,12 @@ impl Resolver<'_, '_> {
         match c {
             Cond::Ident { name, at } => match self.searches.get(name.as_str()) {
                 Some((i, e)) => {
-                    self.used[*i] = true;
-                    e.clone()
+                    let again = std::mem::replace(&mut self.used[*i], true);
+                    let e = e.as_ref()?;
+                    if again {
+                        self.copy(e)?;
+                    }
+                    Some(e.clone())
                 }
                 None => {
                     let near = closest(name, self.order);
@@ -243,12 +247,15 @@ impl Resolver<'_, '_> {
                 }
                 let mut items = Vec::new();
                 for i in names {
-                    self.used[i] = true;
-                    items.push(
-                        self.searches
-                            .get(self.order[i])
-                            .and_then(|(_, e)| e.clone())?,
-                    );
+                    let again = std::mem::replace(&mut self.used[i], true);
+                    let e = self
+                        .searches
+                        .get(self.order[i])
+                        .and_then(|(_, e)| e.as_ref())?;
+                    if again {
+                        self.copy(e)?;
+                    }
+                    items.push(e.clone());
                 }
                 Some(match quant {
                     Quantifier::Any => Expr::or(items),
@@ -266,6 +273,43 @@ impl Resolver<'_, '_> {
                 Some(Expr::or(items.into_iter().collect::<Option<Vec<_>>>()?))
             }
         }
+    }
+}
+
+impl Resolver<'_, '_> {
+    /// Accounts for one more copy of a search the condition already used: naming searches
+    /// again and again (`s or s or …`, `6 of x*` makes 924 × 6 copies) multiplied them
+    /// without bound.
+    fn copy(&mut self, e: &Expr) -> Option<()> {
+        let spent = self.sink.embedded.saturating_add(expr_nodes(e));
+        if spent > MAX_COPIED_NODES {
+            self.sink
+                .diag(
+                    Code::ConditionSyntax,
+                    format!(
+                        "the condition copies its searches into more than {MAX_COPIED_NODES} expression nodes"
+                    ),
+                    self.span,
+                    &self.path,
+                )
+                .hints
+                .push("name each search fewer times, or use `N of` over fewer searches".into());
+            return None;
+        }
+        self.sink.embedded = spent;
+        Some(())
+    }
+}
+
+/// Most expression nodes a condition may copy beyond the first use of each search.
+const MAX_COPIED_NODES: usize = 20_000;
+
+/// Expression nodes of an expression.
+fn expr_nodes(e: &Expr) -> usize {
+    match e {
+        Expr::And(v) | Expr::Or(v) => v.iter().map(expr_nodes).fold(1, usize::saturating_add),
+        Expr::Not(e) => 1 + expr_nodes(e),
+        Expr::Pred(_) | Expr::Const(_) => 1,
     }
 }
 
@@ -287,6 +331,9 @@ fn at_least(n: usize, items: Vec<Expr>, r: &mut Resolver) -> Option<Expr> {
     let k = items.len();
     for mask in 0u32..(1 << k) {
         if mask.count_ones() as usize == n {
+            for i in (0..k).filter(|i| mask & (1 << i) != 0) {
+                r.copy(&items[i])?;
+            }
             alts.push(Expr::and(
                 (0..k)
                     .filter(|i| mask & (1 << i) != 0)

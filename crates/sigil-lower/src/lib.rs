@@ -25,8 +25,9 @@ pub(crate) struct Sink {
     /// Bytes of values the document's modifiers added so far (see
     /// `detection::MAX_GENERATED_BYTES`).
     generated: usize,
-    /// Expression nodes of the rules the document (a correlation) embeds so far (see
-    /// `correlation::MAX_EMBEDDED_NODES`).
+    /// Expression nodes the document copied so far: rules a correlation embeds (see
+    /// `correlation::MAX_EMBEDDED_NODES`), searches a condition names again (see
+    /// `detection::MAX_COPIED_NODES`).
     embedded: usize,
 }
 

@@ -127,3 +127,45 @@ fn many_expensive_regexes_stay_quick() {
         assert!(l.diagnostics.is_empty(), "{:?}", l.diagnostics);
     }
 }
+
+#[test]
+fn conditions_do_not_copy_searches_without_bound() {
+    let searches: String = (0..12)
+        .map(|i| {
+            let values: Vec<String> = (0..20).map(|j| j.to_string()).collect();
+            format!("  x{i}: {{a: [{}]}}\n", values.join(","))
+        })
+        .collect();
+    let doc = |cond: &str| {
+        format!("title: t\nlogsource: {{product: x}}\ndetection:\n{searches}  condition: {cond}\n")
+    };
+    // 2.4 KB of this took minutes: each `6 of` makes 924 × 6 copies of the searches.
+    for cond in [
+        vec!["6 of x*"; 150].join(" or "),
+        vec!["x1"; 2000].join(" or "),
+        vec!["all of them"; 200].join(" and "),
+    ] {
+        let (l, took) = lower(&doc(&cond));
+        assert!(took < QUICK, "{took:?}");
+        assert!(
+            codes(&l).contains(&Code::ConditionSyntax),
+            "{:?}",
+            codes(&l)
+        );
+    }
+    // Ordinary conditions, naming a search a few times, still lower.
+    for cond in [
+        "1 of x* and not x11",
+        "all of them",
+        "2 of x*",
+        "(x1 and x2) or (x1 and x3) or (x1 and not x2)",
+    ] {
+        let (l, _) = lower(&doc(cond));
+        assert!(
+            !codes(&l).contains(&Code::ConditionSyntax),
+            "{cond}: {:?}",
+            l.diagnostics
+        );
+        assert_eq!(l.rules.len(), 1, "{cond}: {:?}", l.diagnostics);
+    }
+}
