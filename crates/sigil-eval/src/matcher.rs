@@ -7,7 +7,8 @@ use crate::time;
 use ipnet::IpNet;
 use serde_json::Value;
 use sigil_ir::{Case, CmpOp, Expr, RefMatch, RegexFlags, Target, Test, TimePart, Value as IrValue};
-use std::cell::RefCell;
+use std::borrow::Cow;
+use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
 use std::net::IpAddr;
 
@@ -191,45 +192,107 @@ fn compile(e: &Expr, fields: &mut Fields) -> Result<Node, CompileError> {
     })
 }
 
-/// One event being evaluated, with lazily filled caches per interned field.
+/// One event being evaluated, with lazily filled caches per interned field and layout
+/// (a field resolves differently under the Windows layout, so each layout has its own slot).
+/// Cached values are borrowed, never cloned, by every predicate that reads them.
 pub struct EventCtx<'a> {
     /// The parsed event.
     pub value: &'a Value,
     names: &'a Fields,
-    values: RefCell<Vec<Option<Vec<&'a Value>>>>,
-    lowered: RefCell<Vec<Option<Vec<Option<String>>>>>,
-    keywords: RefCell<Option<Vec<String>>>,
+    values: Vec<OnceCell<Few<&'a Value>>>,
+    lowered: Vec<OnceCell<Few<Option<Cow<'a, str>>>>>,
+    keywords: OnceCell<Vec<&'a str>>,
+    keywords_folded: OnceCell<Vec<Cow<'a, str>>>,
+    scratch: RefCell<Vec<&'a Value>>,
+}
+
+/// None, one or several items; one item needs no allocation.
+enum Few<T> {
+    One(T),
+    Many(Vec<T>),
+}
+
+impl<T> Few<T> {
+    fn from_vec(mut v: Vec<T>) -> Few<T> {
+        match v.len() {
+            1 => Few::One(v.pop().expect("one item")),
+            _ => Few::Many(v),
+        }
+    }
+    fn as_slice(&self) -> &[T] {
+        match self {
+            Few::One(x) => std::slice::from_ref(x),
+            Few::Many(v) => v,
+        }
+    }
+}
+
+fn slot(id: usize, layout: Layout) -> usize {
+    id * 2 + usize::from(layout == Layout::Windows)
 }
 
 impl<'a> EventCtx<'a> {
     /// Wraps an event for evaluation against matchers compiled with `names`.
     pub fn new(value: &'a Value, names: &'a Fields) -> Self {
+        let n = names.len() * 2;
         EventCtx {
             value,
             names,
-            values: RefCell::new(vec![None; names.len()]),
-            lowered: RefCell::new(vec![None; names.len()]),
-            keywords: RefCell::new(None),
+            values: (0..n).map(|_| OnceCell::new()).collect(),
+            lowered: (0..n).map(|_| OnceCell::new()).collect(),
+            keywords: OnceCell::new(),
+            keywords_folded: OnceCell::new(),
+            scratch: RefCell::new(Vec::new()),
         }
     }
 
-    fn field(&self, id: usize, layout: Layout) -> Vec<&'a Value> {
-        if let Some(v) = &self.values.borrow()[id] {
-            return v.clone();
-        }
-        let mut out = Vec::new();
-        event::resolve(self.value, self.names.name(id), layout, &mut out);
-        self.values.borrow_mut()[id] = Some(out.clone());
-        out
+    fn field(&self, id: usize, layout: Layout) -> &[&'a Value] {
+        self.values[slot(id, layout)]
+            .get_or_init(|| {
+                let mut out = self.scratch.take();
+                out.clear();
+                event::resolve(self.value, self.names.name(id), layout, &mut out);
+                match out.len() {
+                    0 => {
+                        *self.scratch.borrow_mut() = out;
+                        Few::Many(Vec::new())
+                    }
+                    1 => {
+                        let one = Few::One(out[0]);
+                        out.clear();
+                        *self.scratch.borrow_mut() = out;
+                        one
+                    }
+                    _ => Few::Many(out),
+                }
+            })
+            .as_slice()
     }
 
-    fn lowered(&self, id: usize, vals: &[&Value]) -> Vec<Option<String>> {
-        if let Some(v) = &self.lowered.borrow()[id] {
-            return v.clone();
-        }
-        let out: Vec<Option<String>> = vals.iter().map(|v| text(v).map(|t| fold(&t))).collect();
-        self.lowered.borrow_mut()[id] = Some(out.clone());
-        out
+    fn lowered(&self, id: usize, layout: Layout) -> &[Option<Cow<'a, str>>] {
+        self.lowered[slot(id, layout)]
+            .get_or_init(|| {
+                let vals = self.field(id, layout);
+                Few::from_vec(vals.iter().map(|v| folded(v)).collect())
+            })
+            .as_slice()
+    }
+}
+
+/// The case-folded text of a scalar, borrowed when folding leaves it unchanged.
+fn folded(v: &Value) -> Option<Cow<'_, str>> {
+    match v {
+        Value::String(s) => Some(fold_str(s)),
+        other => text(other).map(|t| Cow::Owned(fold(&t))),
+    }
+}
+
+/// [`fold`], borrowing text that has no upper-case letter to fold.
+fn fold_str(s: &str) -> Cow<'_, str> {
+    if s.is_ascii() && !s.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Borrowed(s)
+    } else {
+        Cow::Owned(fold(s))
     }
 }
 
@@ -294,17 +357,19 @@ fn eval(n: &Node, ev: &EventCtx, layout: Layout) -> bool {
 }
 
 fn keyword(t: &T, ev: &EventCtx) -> bool {
-    if ev.keywords.borrow().is_none() {
+    let strs = ev.keywords.get_or_init(|| {
         let mut all = Vec::new();
         event::strings(ev.value, &mut all);
-        *ev.keywords.borrow_mut() = Some(all.into_iter().map(str::to_owned).collect());
-    }
-    let kw = ev.keywords.borrow();
-    let strs = kw.as_deref().unwrap_or(&[]);
+        all
+    });
+    let folded = || {
+        ev.keywords_folded
+            .get_or_init(|| strs.iter().map(|s| fold_str(s)).collect())
+    };
     match t {
-        T::Wild(w, true) => strs.iter().any(|s| w.matches(&fold(s))),
+        T::Wild(w, true) => folded().iter().any(|s| w.matches(s)),
         T::Wild(w, false) => strs.iter().any(|s| w.matches(s)),
-        T::Str(l, true) => strs.iter().any(|s| fold(s) == *l),
+        T::Str(l, true) => folded().iter().any(|s| s == l),
         T::Str(l, false) => strs.iter().any(|s| s == l),
         _ => false,
     }
@@ -317,14 +382,17 @@ fn pred(id: usize, t: &T, ev: &EventCtx, layout: Layout) -> bool {
         T::Null => vals.is_empty() || vals.iter().any(|v| v.is_null()),
         T::Str(l, ci) => {
             if *ci {
-                ev.lowered(id, &vals).iter().flatten().any(|s| s == l)
+                ev.lowered(id, layout).iter().flatten().any(|s| s == l)
             } else {
                 vals.iter().filter_map(|v| text(v)).any(|s| s == l.as_str())
             }
         }
         T::Wild(w, ci) => {
             if *ci {
-                ev.lowered(id, &vals).iter().flatten().any(|s| w.matches(s))
+                ev.lowered(id, layout)
+                    .iter()
+                    .flatten()
+                    .any(|s| w.matches(s))
             } else {
                 vals.iter().filter_map(|v| text(v)).any(|s| w.matches(&s))
             }
