@@ -8,26 +8,6 @@
 use sigil_driver::fixtures::{CaseResult, TestReport, run_tests};
 use std::path::{Path, PathBuf};
 
-/// Cases that fail because the evaluator disagrees with the specification (see the
-/// `eval bug` entries of docs/semantics.md, "Known gaps"). They are run by the ignored test
-/// below, which fails until the evaluator is fixed; then move them out of this list.
-const KNOWN_EVAL_BUGS: &[(&str, &str)] = &[
-    // A Sigma 1.x aggregation rule is named as its own threshold's input and the engine
-    // silences rules that feed a correlation: the rule never alerts.
-    ("sigma1_aggregation_count.yml", "eleven distinct ports"),
-    (
-        "sigma1_aggregation_count.yml",
-        "six failures within five minutes",
-    ),
-    // The embedded event_count's alerts carry only its own group key (ComputerName), so the
-    // outer correlation finds no `User` and drops them; the spec says the inner grouping
-    // does not carry over.
-    (
-        "spec_example_35_temporal_ordered.yml",
-        "a hundred failures of one user, then a success",
-    ),
-];
-
 fn case_files() -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
@@ -56,12 +36,6 @@ fn reports() -> Vec<(String, TestReport)> {
         .collect()
 }
 
-fn known(file: &str, case: &CaseResult) -> bool {
-    KNOWN_EVAL_BUGS
-        .iter()
-        .any(|(f, c)| *f == file && *c == case.case)
-}
-
 fn describe(file: &str, c: &CaseResult) -> String {
     format!(
         "{file} › {} › {}: {}{}",
@@ -83,7 +57,7 @@ fn conformance_expected_matches() {
         }
         for c in &r.cases {
             cases += 1;
-            if !c.passed && !known(&file, c) {
+            if !c.passed {
                 failed.push(describe(&file, c));
             }
         }
@@ -99,33 +73,4 @@ fn conformance_expected_matches() {
         failed.len(),
         failed.join("\n")
     );
-}
-
-#[test]
-fn known_eval_bugs_are_still_listed_correctly() {
-    // Every entry names an existing case, so the list cannot rot silently.
-    let all: Vec<(String, String)> = reports()
-        .into_iter()
-        .flat_map(|(f, r)| r.cases.into_iter().map(move |c| (f.clone(), c.case)))
-        .collect();
-    for (f, c) in KNOWN_EVAL_BUGS {
-        assert!(
-            all.iter().any(|(af, ac)| af == f && ac == c),
-            "KNOWN_EVAL_BUGS names {f} › {c}, which does not exist"
-        );
-    }
-}
-
-#[test]
-#[ignore = "eval bug: the cases in KNOWN_EVAL_BUGS (see /tmp/eval-bugs.md and docs/semantics.md, Known gaps)"]
-fn known_eval_bugs_pass() {
-    let mut failed = Vec::new();
-    for (file, r) in reports() {
-        for c in &r.cases {
-            if known(&file, c) && !c.passed {
-                failed.push(describe(&file, c));
-            }
-        }
-    }
-    assert!(failed.is_empty(), "{}", failed.join("\n"));
 }

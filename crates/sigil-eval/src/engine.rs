@@ -170,12 +170,30 @@ impl In {
     }
 }
 
-fn compile_inputs(inputs: &[&Input], fields: &mut Fields) -> Result<Vec<In>, CompileError> {
+/// Compiles a correlation's inputs. An input that is itself a threshold is regrouped by the
+/// outer correlation's keys (read through the input's aliases): in a chain, the outer
+/// group-by is what counts (Sigma: a referenced correlation's group-by does not carry over).
+fn compile_inputs(
+    inputs: &[&Input],
+    outer: &[String],
+    fields: &mut Fields,
+) -> Result<Vec<In>, CompileError> {
     inputs
         .iter()
         .map(|i| {
+            let proc = match i.query.as_ref() {
+                Query::Threshold(t) => {
+                    let mut t = t.clone();
+                    t.group_by = outer
+                        .iter()
+                        .filter_map(|k| i.field(k).map(str::to_owned))
+                        .collect();
+                    compile(&Query::Threshold(t), fields)?
+                }
+                q => compile(q, fields)?,
+            };
             Ok(In {
-                proc: compile(&i.query, fields)?,
+                proc,
                 fields: i.fields.clone(),
             })
         })
@@ -192,7 +210,7 @@ fn compile(q: &Query, fields: &mut Fields) -> Result<Proc, CompileError> {
             }
         }
         Query::Threshold(t) => {
-            let inputs = compile_inputs(&t.inputs.iter().collect::<Vec<_>>(), fields)?;
+            let inputs = compile_inputs(&t.inputs.iter().collect::<Vec<_>>(), &t.group_by, fields)?;
             let mut needed = BTreeSet::new();
             collect_agg_fields(&t.condition, &mut needed);
             for s in &t.score {
@@ -217,7 +235,7 @@ fn compile(q: &Query, fields: &mut Fields) -> Result<Proc, CompileError> {
             if let Some(u) = &s.until {
                 refs.push(u);
             }
-            let inputs = compile_inputs(&refs, fields)?;
+            let inputs = compile_inputs(&refs, &s.by, fields)?;
             let mut stages = Vec::new();
             for (i, st) in s.steps.iter().enumerate() {
                 for _ in 0..st.runs {
@@ -231,10 +249,11 @@ fn compile(q: &Query, fields: &mut Fields) -> Result<Proc, CompileError> {
                 maxspan: s.maxspan_ms.map(|m| m as i64),
                 stages,
                 pending: HashMap::new(),
+                tick: 0,
             }))
         }
         Query::Unordered(u) => {
-            let inputs = compile_inputs(&u.inputs.iter().collect::<Vec<_>>(), fields)?;
+            let inputs = compile_inputs(&u.inputs.iter().collect::<Vec<_>>(), &u.by, fields)?;
             Proc::Unordered(Box::new(UnorderedProc {
                 inputs,
                 by: u.by.clone(),
@@ -260,6 +279,10 @@ fn collect_agg_fields(e: &AggExpr, out: &mut BTreeSet<String>) {
 impl Proc {
     /// Feeds one event; returns the occurrences it completes.
     fn event(&mut self, ev: &Event, ctx: &EventCtx) -> Vec<Occ> {
+        // An event without a time cannot be placed in a window or a sequence.
+        if ev.time.is_none() && !matches!(self, Proc::Match { .. }) {
+            return Vec::new();
+        }
         match self {
             Proc::Match { m, layout } => {
                 if m.matches(ctx) {
@@ -292,6 +315,7 @@ impl Proc {
             }
             Proc::Sequence(s) => {
                 let mut out = Vec::new();
+                s.tick += 1;
                 for i in 0..s.inputs.len() {
                     for o in s.inputs[i].proc.event(ev, ctx) {
                         out.extend(s.push(i, o));
@@ -327,6 +351,7 @@ impl Proc {
             }
             Proc::Sequence(s) => {
                 let mut out = Vec::new();
+                s.tick += 1;
                 for i in 0..s.inputs.len() {
                     for o in s.inputs[i].proc.flush() {
                         out.extend(s.push(i, o));
@@ -421,6 +446,11 @@ impl ThresholdProc {
         match self.kind {
             WindowKind::Tumbling => {
                 let start = t.div_euclid(self.length) * self.length;
+                // The window already closed (time passed its end): a late event cannot
+                // reopen it, or the same window would alert twice.
+                if start.saturating_add(self.length) <= self.watermark {
+                    return out;
+                }
                 let g = self.groups.entry(key.clone()).or_insert_with(|| Group {
                     key: key.clone(),
                     window_start: start,
@@ -642,6 +672,8 @@ struct Partial {
     first: i64,
     last: i64,
     occs: Vec<Occ>,
+    /// The event (tick) that last advanced it: one event fills at most one stage.
+    tick: u64,
 }
 
 struct SequenceProc {
@@ -653,6 +685,8 @@ struct SequenceProc {
     stages: Vec<usize>,
     /// Per key: the pending partial sequence that has completed each stage.
     pending: HashMap<Vec<String>, Vec<Option<Partial>>>,
+    /// Counts the events fed, so a partial is never advanced twice by one event.
+    tick: u64,
 }
 
 impl SequenceProc {
@@ -688,11 +722,13 @@ impl SequenceProc {
                     first: o.first.min(t),
                     last: t,
                     occs: vec![o.clone()],
+                    tick: self.tick,
                 })
             } else {
                 match state[s - 1].take() {
-                    Some(mut p) if t >= p.last => {
+                    Some(mut p) if t >= p.last && p.tick != self.tick => {
                         p.last = t;
+                        p.tick = self.tick;
                         p.occs.push(o.clone());
                         Some(p)
                     }
@@ -705,6 +741,10 @@ impl SequenceProc {
             let Some(p) = next else { continue };
             if s + 1 == n {
                 out.push(seq_alert(&self.by, &key, p));
+                // A completed sequence consumes the key's partials: events never count twice,
+                // so a burst of N runs alerts once per N, not once per event.
+                state.iter_mut().for_each(|x| *x = None);
+                break;
             } else {
                 state[s] = Some(p);
             }
@@ -781,6 +821,7 @@ impl UnorderedProc {
                 first,
                 last: t,
                 occs,
+                tick: 0,
             };
             return vec![seq_alert(&self.by, &key, p)];
         }
@@ -794,7 +835,13 @@ fn direct_inputs(q: &Query) -> Vec<String> {
         Query::Match(_) => Vec::new(),
         Query::Threshold(t) => t.inputs.iter().map(|i| i.name.clone()).collect(),
         Query::Unordered(u) => u.inputs.iter().map(|i| i.name.clone()).collect(),
-        Query::Sequence(s) => s.steps.iter().map(|st| &st.input).chain(s.until.iter()).map(|i| i.name.clone()).collect(),
+        Query::Sequence(s) => s
+            .steps
+            .iter()
+            .map(|st| &st.input)
+            .chain(s.until.iter())
+            .map(|i| i.name.clone())
+            .collect(),
     }
 }
 
@@ -862,6 +909,10 @@ impl Engine {
         for r in rules {
             let mut names = BTreeSet::new();
             input_names(&r.query, &mut names);
+            // A Sigma 1.x aggregation's input is the rule itself: it does not feed itself.
+            for own in [&r.meta.name, &r.meta.id].into_iter().flatten() {
+                names.remove(own);
+            }
             if r.meta.generate {
                 // Only the rules the correlation names itself, not those further down.
                 generating.extend(direct_inputs(&r.query));
