@@ -250,6 +250,7 @@ fn compile(q: &Query, fields: &mut Fields) -> Result<Proc, CompileError> {
                 stages,
                 pending: HashMap::new(),
                 tick: 0,
+                swept: i64::MIN,
             }))
         }
         Query::Unordered(u) => {
@@ -259,6 +260,7 @@ fn compile(q: &Query, fields: &mut Fields) -> Result<Proc, CompileError> {
                 by: u.by.clone(),
                 within: u.within_ms as i64,
                 seen: HashMap::new(),
+                swept: i64::MIN,
             }))
         }
     })
@@ -316,6 +318,9 @@ impl Proc {
             Proc::Sequence(s) => {
                 let mut out = Vec::new();
                 s.tick += 1;
+                if let Some(now) = ev.time {
+                    s.sweep(now);
+                }
                 for i in 0..s.inputs.len() {
                     for o in s.inputs[i].proc.event(ev, ctx) {
                         out.extend(s.push(i, o));
@@ -325,6 +330,9 @@ impl Proc {
             }
             Proc::Unordered(u) => {
                 let mut out = Vec::new();
+                if let Some(now) = ev.time {
+                    u.sweep(now);
+                }
                 for i in 0..u.inputs.len() {
                     for o in u.inputs[i].proc.event(ev, ctx) {
                         out.extend(u.push(i, o));
@@ -383,7 +391,10 @@ impl Proc {
                     + t.inputs.iter().map(|i| i.proc.state_size()).sum::<usize>()
             }
             Proc::Sequence(s) => {
-                s.pending.values().map(|p| p.len()).sum::<usize>()
+                s.pending
+                    .values()
+                    .map(|p| p.iter().flatten().count())
+                    .sum::<usize>()
                     + s.inputs.iter().map(|i| i.proc.state_size()).sum::<usize>()
             }
             Proc::Unordered(u) => {
@@ -687,9 +698,29 @@ struct SequenceProc {
     pending: HashMap<Vec<String>, Vec<Option<Partial>>>,
     /// Counts the events fed, so a partial is never advanced twice by one event.
     tick: u64,
+    /// Time of the last sweep of expired partials.
+    swept: i64,
 }
 
 impl SequenceProc {
+    /// Forgets partials older than the maximum span, so memory stays bounded by the keys
+    /// active within one span. Runs at most once per span of stream time.
+    fn sweep(&mut self, now: i64) {
+        let Some(ms) = self.maxspan else { return };
+        if now.saturating_sub(self.swept) < ms {
+            return;
+        }
+        self.swept = now;
+        self.pending.retain(|_, stages| {
+            for p in stages.iter_mut() {
+                if p.as_ref().is_some_and(|p| now - p.first > ms) {
+                    *p = None;
+                }
+            }
+            stages.iter().any(Option::is_some)
+        });
+    }
+
     fn push(&mut self, input: usize, o: Occ) -> Vec<Occ> {
         let Some(key) = key_of(&self.inputs[input], &self.by, &o) else {
             return Vec::new();
@@ -794,9 +825,28 @@ struct UnorderedProc {
     within: i64,
     /// Per key, per input: occurrences inside the span.
     seen: HashMap<Vec<String>, Vec<VecDeque<Occ>>>,
+    /// Time of the last sweep of expired occurrences.
+    swept: i64,
 }
 
 impl UnorderedProc {
+    /// Forgets occurrences older than the span (at most once per span of stream time).
+    fn sweep(&mut self, now: i64) {
+        if now.saturating_sub(self.swept) < self.within {
+            return;
+        }
+        self.swept = now;
+        let within = self.within;
+        self.seen.retain(|_, lists| {
+            for l in lists.iter_mut() {
+                while l.front().is_some_and(|x| x.time < now - within) {
+                    l.pop_front();
+                }
+            }
+            lists.iter().any(|l| !l.is_empty())
+        });
+    }
+
     fn push(&mut self, input: usize, o: Occ) -> Vec<Occ> {
         let Some(key) = key_of(&self.inputs[input], &self.by, &o) else {
             return Vec::new();
@@ -1051,5 +1101,114 @@ fn make_alert(rule: &RuleRef, outputs: &[Output], o: Occ, include: bool) -> Aler
         } else {
             Vec::new()
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use sigil_ir::{
+        Agg, AggExpr, AggFunc, Case, CmpOp, Expr, Input, LogSource, Meta, Origin, Predicate, Query,
+        Rule, Search, Sequence, Step, Target, Test, Threshold, Unordered, Window, WindowKind,
+    };
+
+    fn search(kind: &str) -> Query {
+        Query::Match(Search {
+            source: LogSource::default(),
+            expr: Expr::Pred(Predicate {
+                target: Target::Field("kind".into()),
+                test: Test::Eq(sigil_ir::Value::Str(kind.into()), Case::Insensitive),
+                span: None,
+            }),
+        })
+    }
+
+    fn input(name: &str) -> Input {
+        Input {
+            name: name.into(),
+            query: Box::new(search(name)),
+            fields: BTreeMap::new(),
+            origin: None,
+        }
+    }
+
+    fn rule(q: Query) -> Rule {
+        Rule {
+            meta: Meta {
+                title: "t".into(),
+                ..Meta::default()
+            },
+            origin: Origin::default(),
+            query: q,
+            outputs: vec![],
+        }
+    }
+
+    fn feed(engine: &mut Engine, n: usize, kind: &str) {
+        for i in 0..n {
+            let v = json!({"kind": kind, "user": format!("u{i}"), "time": (i as i64) * 1000});
+            engine.process(&Event::new(v, None, format!("e{i}")));
+        }
+    }
+
+    #[test]
+    fn sequence_partials_of_idle_keys_are_forgotten_after_the_span() {
+        let q = Query::Sequence(Sequence {
+            by: vec!["user".into()],
+            maxspan_ms: Some(10_000),
+            steps: vec![
+                Step {
+                    input: input("a"),
+                    runs: 1,
+                },
+                Step {
+                    input: input("b"),
+                    runs: 1,
+                },
+            ],
+            until: None,
+        });
+        let (mut e, _) = Engine::new(&[rule(q)]);
+        // 100k distinct users start a sequence each; none completes.
+        feed(&mut e, 100_000, "a");
+        assert!(e.state_size() <= 11, "partials held: {}", e.state_size());
+    }
+
+    #[test]
+    fn unordered_occurrences_of_idle_keys_are_forgotten_after_the_span() {
+        let q = Query::Unordered(Unordered {
+            by: vec!["user".into()],
+            within_ms: 10_000,
+            inputs: vec![input("a"), input("b")],
+        });
+        let (mut e, _) = Engine::new(&[rule(q)]);
+        feed(&mut e, 100_000, "a");
+        assert!(e.state_size() <= 21, "occurrences held: {}", e.state_size());
+    }
+
+    #[test]
+    fn sliding_groups_of_idle_keys_are_forgotten() {
+        let q = Query::Threshold(Threshold {
+            inputs: vec![input("a")],
+            group_by: vec!["user".into()],
+            window: Window {
+                length_ms: 10_000,
+                kind: WindowKind::Sliding,
+            },
+            condition: AggExpr::Cmp(
+                Agg {
+                    func: AggFunc::Count,
+                    field: None,
+                    rank: None,
+                },
+                CmpOp::Gte,
+                2.0,
+            ),
+            score: vec![],
+        });
+        let (mut e, _) = Engine::new(&[rule(q)]);
+        feed(&mut e, 100_000, "a");
+        assert!(e.state_size() <= 30, "entries held: {}", e.state_size());
     }
 }
