@@ -82,6 +82,7 @@ enum T {
     Null,
     FieldRef(usize, RefMatch, bool),
     TimePart(TimePart, CmpOp, i64),
+    Element(Box<Node>),
 }
 
 enum Node {
@@ -176,6 +177,7 @@ fn compile(e: &Expr, fields: &mut Fields) -> Result<Node, CompileError> {
                 Test::Null => T::Null,
                 Test::FieldRef(other, how, c) => T::FieldRef(fields.id(other), *how, ci(c)),
                 Test::TimePart(part, op, v) => T::TimePart(*part, *op, *v),
+                Test::Element(inner) => T::Element(Box::new(compile(inner, fields)?)),
                 Test::Placeholder(parts, _) => {
                     let name = parts
                         .iter()
@@ -378,6 +380,11 @@ fn keyword(t: &T, ev: &EventCtx) -> bool {
 fn pred(id: usize, t: &T, ev: &EventCtx, layout: Layout) -> bool {
     let vals = ev.field(id, layout);
     match t {
+        // Each element is evaluated as an event of its own, so all of the inner predicates
+        // read the same element.
+        T::Element(inner) => vals
+            .iter()
+            .any(|v| v.is_object() && eval(inner, &EventCtx::new(v, ev.names), Layout::Plain)),
         T::Exists(b) => vals.is_empty() != *b,
         T::Null => vals.is_empty() || vals.iter().any(|v| v.is_null()),
         T::Str(l, ci) => {

@@ -2848,3 +2848,33 @@ fn threshold_over_a_threshold_counts_the_underlying_events() {
     assert_eq!(a[0].rule.name.as_deref(), Some("outer"));
     assert_eq!(a[0].count, 4);
 }
+
+#[test]
+fn element_scopes_key_and_value_to_one_array_element() {
+    let y = "title: t\nlogsource: {product: azure}\ndetection:\n    selection:\n        details|element:\n            key: ua\n            value|contains: python\n    condition: selection\n";
+    let (file, d) = sigil_syntax::parse_file("t.yml", y);
+    assert!(d.is_empty(), "{d:?}");
+    let lowered = sigil_lower::lower_files(&[file]);
+    assert!(lowered.diagnostics.is_empty(), "{:?}", lowered.diagnostics);
+    let (mut engine, _) = sigil_eval::Engine::new(&lowered.rules);
+    let mut hits = Vec::new();
+    for (id, v) in [
+        (
+            "same",
+            serde_json::json!({"details": [{"key": "ua", "value": "Python/3"}, {"key": "n", "value": "x"}]}),
+        ),
+        (
+            "split",
+            serde_json::json!({"details": [{"key": "ua", "value": "curl"}, {"key": "n", "value": "python"}]}),
+        ),
+        ("scalar", serde_json::json!({"details": "ua python"})),
+    ] {
+        if !engine
+            .process(&sigil_eval::Event::new(v, None, id.into()))
+            .is_empty()
+        {
+            hits.push(id);
+        }
+    }
+    assert_eq!(hits, vec!["same"]);
+}

@@ -510,6 +510,9 @@ pub enum Test {
     FieldRef(String, RefMatch, Case),
     /// Compares a part of a timestamp.
     TimePart(TimePart, CmpOp, i64),
+    /// Some element of the array at the field satisfies the expression, whose field paths
+    /// are relative to that element (so a key and a value come from the same element).
+    Element(Box<Expr>),
     /// A value holding `%name%` placeholders (`|expand`), resolved only at compile time;
     /// compiling one without a value for every name is an error, never an empty match.
     Placeholder(Vec<PlaceholderPart>, Case),

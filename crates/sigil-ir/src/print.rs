@@ -175,6 +175,7 @@ pub fn predicate_text(p: &Predicate) -> String {
             format!("{t} {op}{} field({other})", case_tag(*c))
         }
         Test::TimePart(part, op, v) => format!("{t} {}() {} {v}", part.name(), op.symbol()),
+        Test::Element(inner) => format!("{t} any-element({})", expr_inline(inner)),
         Test::Placeholder(parts, c) => {
             let body = parts
                 .iter()
@@ -349,6 +350,23 @@ impl Printer {
             }
             Expr::Const(b) => self.line(d, if *b { "always" } else { "never" }),
         }
+    }
+}
+
+/// Renders an expression on one line, parenthesising every and/or.
+pub fn expr_inline(e: &Expr) -> String {
+    match e {
+        Expr::Pred(p) => predicate_text(p),
+        Expr::And(v) => format!(
+            "({})",
+            v.iter().map(expr_inline).collect::<Vec<_>>().join(" and ")
+        ),
+        Expr::Or(v) => format!(
+            "({})",
+            v.iter().map(expr_inline).collect::<Vec<_>>().join(" or ")
+        ),
+        Expr::Not(x) => format!("not {}", expr_inline(x)),
+        Expr::Const(b) => (if *b { "always" } else { "never" }).to_string(),
     }
 }
 

@@ -56,7 +56,7 @@ enum Modifier {
     Time(TimePart),
 }
 
-const KNOWN: &str = "contains, startswith, endswith, all, base64, base64offset, utf16le, utf16be, utf16, wide, windash, re, i, m, s, cidr, lt, lte, gt, gte, exists, cased, expand, fieldref, neq, minute, hour, day, week, month, year";
+const KNOWN: &str = "contains, startswith, endswith, all, base64, base64offset, utf16le, utf16be, utf16, wide, windash, re, i, m, s, cidr, lt, lte, gt, gte, exists, cased, expand, fieldref, neq, minute, hour, day, week, month, year, element";
 
 fn modifier(name: &str) -> Option<Modifier> {
     use Modifier::*;
@@ -450,6 +450,40 @@ fn key_text(f: &FieldMatch) -> String {
 }
 
 fn lower_field(sink: &mut Sink, f: &FieldMatch, path: &str) -> Option<Expr> {
+    let is_element = f.modifiers.iter().any(|m| m.value == "element");
+    if let Some(inner) = &f.element {
+        let (Some(field), true) = (&f.field, f.modifiers.len() == 1) else {
+            sink.diag(
+                Code::IncompatibleModifiers,
+                "`element` takes a field name and no other modifier",
+                f.key_span,
+                path,
+            )
+            .hints
+            .push(
+                "write `Array|element:` with a mapping of the element's field matches below it"
+                    .into(),
+            );
+            return None;
+        };
+        let e = lower_map(sink, inner, path)?;
+        return Some(pred(
+            Target::Field(field.clone()),
+            Test::Element(Box::new(e)),
+            f.key_span,
+        ));
+    }
+    if is_element {
+        sink.diag(
+            Code::InvalidModifierValue,
+            "`element` takes a mapping of field matches",
+            f.value_span.or(f.key_span),
+            path,
+        )
+        .hints
+        .push("e.g. `AdditionalDetails|element: {key: UserAgent, value|contains: python}`".into());
+        return None;
+    }
     let mut mods = Vec::new();
     let mut bad = false;
     for m in &f.modifiers {

@@ -173,6 +173,8 @@ pub struct FieldMatch {
     pub is_list: bool,
     /// Where the values are.
     pub value_span: Option<Span>,
+    /// `Field|element: {…}`: field matches that must all hold for one element of the array.
+    pub element: Option<Vec<FieldMatch>>,
 }
 
 /// A scalar value as written.

@@ -665,14 +665,19 @@ impl<'t> P<'t> {
             let mut parts = e.key.split('|');
             let field = parts.next().unwrap_or("");
             let mut col = field.chars().count() + 1;
-            let modifiers = parts
+            let modifiers: Vec<Spanned<String>> = parts
                 .map(|m| {
                     let sp = e.key_span.map(|s| s.sub(col, col + m.chars().count()));
                     col += m.chars().count() + 1;
                     Spanned::new(m.to_string(), sp)
                 })
                 .collect();
+            let mut element = None;
             let (values, is_list) = match &e.value.kind {
+                NodeKind::Map(inner) if modifiers.iter().any(|m| m.value == "element") => {
+                    element = Some(self.field_matches(inner, e.value.span, &p));
+                    (Vec::new(), false)
+                }
                 NodeKind::Seq(items) => {
                     let mut vals = Vec::new();
                     for (i, it) in items.iter().enumerate() {
@@ -691,7 +696,7 @@ impl<'t> P<'t> {
                     )
                     .hints
                     .push(format!(
-                        "modifiers go in the key after `|`, e.g. `{field}|endswith: value`"
+                        "modifiers go in the key after `|`, e.g. `{field}|endswith: value`; to match several fields of one array element, write `{field}|element:` above them"
                     ));
                     continue;
                 }
@@ -708,6 +713,7 @@ impl<'t> P<'t> {
                 values,
                 is_list,
                 value_span: e.value.span,
+                element,
             });
         }
         out
