@@ -70,6 +70,9 @@ enum Command {
         /// Read event times from this field instead of the built-in list.
         #[arg(long)]
         time_field: Option<String>,
+        /// Parse every line in full, without the raw-line prefilter (same alerts, slower).
+        #[arg(long)]
+        full_parse: bool,
     },
 }
 
@@ -98,7 +101,10 @@ fn main() -> ExitCode {
             until,
             lateness,
             time_field,
-        } => hunt(rules, &events, since, until, &lateness, time_field),
+            full_parse,
+        } => hunt(
+            rules, &events, since, until, &lateness, time_field, full_parse,
+        ),
     }
 }
 
@@ -278,6 +284,7 @@ fn hunt(
     until: Option<String>,
     lateness: &str,
     time_field: Option<String>,
+    full_parse: bool,
 ) -> ExitCode {
     let parse_t = |s: Option<String>, what: &str| -> Result<Option<i64>, ExitCode> {
         match s {
@@ -324,6 +331,7 @@ fn hunt(
         until,
         lateness_ms,
         time_field,
+        full_parse,
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());

@@ -2,11 +2,16 @@
 //! alerts as JSON lines. Memory stays bounded: the reorder buffer holds at most the
 //! lateness window, and the engine evicts windows that time has passed.
 
+use serde_json::Value;
+use sigil_eval::engine::TIME_FIELDS;
+use sigil_eval::prefilter::Scratch;
+use sigil_eval::raw::{self, TopKeys};
 use sigil_eval::time::parse_ms;
 use sigil_eval::{Engine, Event};
 use std::collections::BinaryHeap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
+use std::sync::Arc;
 
 /// How `hunt` reads and filters events.
 #[derive(Clone, Debug, Default)]
@@ -19,6 +24,8 @@ pub struct HuntOptions {
     pub lateness_ms: i64,
     /// Read event times from this field instead of the default list.
     pub time_field: Option<String>,
+    /// Parse every line in full: no raw-line prefilter (same alerts, slower; for checking).
+    pub full_parse: bool,
 }
 
 /// Counters of one hunt.
@@ -64,10 +71,19 @@ pub fn open_input(path: &Path) -> std::io::Result<Box<dyn BufRead>> {
     })
 }
 
+/// Which searches an event may match.
+enum Cands {
+    /// All of them (the line was parsed without prefiltering).
+    All,
+    /// Only these leaves (ascending); none for lines known only by their time.
+    Some(Vec<u32>),
+}
+
 struct Pending {
     time: i64,
     seq: u64,
     event: Event,
+    cands: Cands,
 }
 
 impl PartialEq for Pending {
@@ -103,12 +119,23 @@ pub fn hunt(
     let mut max_time = i64::MIN;
     let mut released = i64::MIN;
     let mut line = Vec::with_capacity(4096);
+    let mut scratch = Scratch::default();
+    let time_keys = match &opts.time_field {
+        Some(f) => TopKeys::new([f.as_str()]),
+        None => TopKeys::new(TIME_FIELDS.iter().copied()),
+    };
+    let placeholder = Arc::new(Value::Object(serde_json::Map::new()));
     let emit = |engine: &mut Engine,
                 ev: &Event,
+                cands: &Cands,
                 stats: &mut HuntStats,
                 out: &mut dyn Write|
      -> std::io::Result<()> {
-        for a in engine.process(ev) {
+        let alerts = match cands {
+            Cands::All => engine.process(ev),
+            Cands::Some(leaves) => engine.process_candidates(ev, leaves),
+        };
+        for a in alerts {
             serde_json::to_writer(&mut *out, &a)?;
             out.write_all(b"\n")?;
             stats.alerts += 1;
@@ -130,17 +157,37 @@ pub fn hunt(
                 continue;
             }
             stats.events += 1;
-            let value: serde_json::Value = match serde_json::from_slice(trimmed) {
-                Ok(v @ serde_json::Value::Object(_)) => v,
-                Ok(_) | Err(_) => {
-                    stats.bad_lines += 1;
-                    if stats.bad_lines <= 10 {
-                        warn(format!("{name}:{n}: not a JSON object; skipped"));
-                    }
-                    continue;
+            // Lines the prefilter rules out for every search are read only for their time
+            // (and checked to be JSON objects, as a full parse would).
+            let mut cands = Cands::All;
+            let mut light = None;
+            if !opts.full_parse && engine.prefilter().scan(trimmed, &mut scratch) {
+                if scratch.leaves.is_empty() {
+                    light = raw::members(trimmed, &time_keys).map(|m| {
+                        let t = Event::time_of(&Value::Object(m), opts.time_field.as_deref());
+                        Event::time_only(t, placeholder.clone())
+                    });
+                    cands = Cands::Some(Vec::new());
+                } else {
+                    cands = Cands::Some(scratch.leaves.clone());
+                }
+            }
+            let ev = match light {
+                Some(ev) => ev,
+                None => {
+                    let value: serde_json::Value = match serde_json::from_slice(trimmed) {
+                        Ok(v @ serde_json::Value::Object(_)) => v,
+                        Ok(_) | Err(_) => {
+                            stats.bad_lines += 1;
+                            if stats.bad_lines <= 10 {
+                                warn(format!("{name}:{n}: not a JSON object; skipped"));
+                            }
+                            continue;
+                        }
+                    };
+                    Event::new(value, opts.time_field.as_deref(), format!("{name}:{n}"))
                 }
             };
-            let ev = Event::new(value, opts.time_field.as_deref(), format!("{name}:{n}"));
             if let Some(t) = ev.time {
                 if opts.since.is_some_and(|s| t < s) || opts.until.is_some_and(|u| t >= u) {
                     stats.filtered += 1;
@@ -151,19 +198,19 @@ pub fn hunt(
                 continue;
             }
             match ev.time {
-                None => emit(engine, &ev, &mut stats, out)?,
+                None => emit(engine, &ev, &cands, &mut stats, out)?,
                 Some(t) if opts.lateness_ms <= 0 => {
                     if t < released {
                         stats.late += 1;
                     }
                     released = released.max(t);
-                    emit(engine, &ev, &mut stats, out)?
+                    emit(engine, &ev, &cands, &mut stats, out)?
                 }
                 Some(t) => {
                     if t < released {
                         // Too late to be put back in order: process it now.
                         stats.late += 1;
-                        emit(engine, &ev, &mut stats, out)?;
+                        emit(engine, &ev, &cands, &mut stats, out)?;
                         continue;
                     }
                     max_time = max_time.max(t);
@@ -172,6 +219,7 @@ pub fn hunt(
                         time: t,
                         seq,
                         event: ev,
+                        cands,
                     });
                     while heap
                         .peek()
@@ -179,14 +227,14 @@ pub fn hunt(
                     {
                         let p = heap.pop().expect("peeked");
                         released = released.max(p.time);
-                        emit(engine, &p.event, &mut stats, out)?;
+                        emit(engine, &p.event, &p.cands, &mut stats, out)?;
                     }
                 }
             }
         }
     }
     while let Some(p) = heap.pop() {
-        emit(engine, &p.event, &mut stats, out)?;
+        emit(engine, &p.event, &p.cands, &mut stats, out)?;
     }
     for a in engine.flush() {
         serde_json::to_writer(&mut *out, &a)?;

@@ -3,6 +3,7 @@
 
 pub mod fixtures;
 pub mod hunt;
+pub mod synth;
 
 use rayon::prelude::*;
 use sigil_diagnostics::{Code, Diagnostic, Span, sort_diagnostics};

@@ -5,6 +5,7 @@
 use crate::alert::{ALERT_VERSION, Alert, MAX_LISTED_EVENTS, RuleRef};
 use crate::event::{self, Layout};
 use crate::matcher::{CompileError, EventCtx, Fields, Matcher, text};
+use crate::prefilter::{self, Need, Prefilter};
 use crate::time;
 use serde_json::Value;
 use sigil_ir::{Agg, AggExpr, AggFunc, CmpOp, Input, Output, Query, Rule, ScoreCase, WindowKind};
@@ -54,19 +55,7 @@ impl Event {
     /// that parses, and its id from [`ID_FIELDS`] (else `fallback_id`).
     pub fn new(value: Value, time_field: Option<&str>, fallback_id: String) -> Event {
         let mut found = Vec::new();
-        let mut t = None;
-        let fields: Vec<&str> = match time_field {
-            Some(f) => vec![f],
-            None => TIME_FIELDS.to_vec(),
-        };
-        for f in fields {
-            found.clear();
-            event::lookup(&value, f, &mut found);
-            if let Some(ms) = found.iter().find_map(|v| time::parse_ms(v)) {
-                t = Some(ms);
-                break;
-            }
-        }
+        let t = Event::time_of(&value, time_field);
         let mut id = None;
         for f in ID_FIELDS {
             found.clear();
@@ -80,6 +69,33 @@ impl Event {
             value: Arc::new(value),
             time: t,
             id: id.unwrap_or(fallback_id),
+        }
+    }
+
+    /// The time of an event: the first of [`TIME_FIELDS`] (or `time_field`) that parses.
+    pub fn time_of(value: &Value, time_field: Option<&str>) -> Option<i64> {
+        let mut found = Vec::new();
+        let fields: &[&str] = match &time_field {
+            Some(f) => std::slice::from_ref(f),
+            None => TIME_FIELDS,
+        };
+        for f in fields {
+            found.clear();
+            event::lookup(value, f, &mut found);
+            if let Some(ms) = found.iter().find_map(|v| time::parse_ms(v)) {
+                return Some(ms);
+            }
+        }
+        None
+    }
+
+    /// An event known only by its time: a line the prefilter showed no search can match.
+    /// It still moves windows and the stream's clock; `value` is any placeholder (shared).
+    pub fn time_only(time: Option<i64>, value: Arc<Value>) -> Event {
+        Event {
+            value,
+            time,
+            id: String::new(),
         }
     }
 }
@@ -149,7 +165,12 @@ fn layout_of(q: &sigil_ir::Search) -> Layout {
 
 /// A compiled query: a tree of processors.
 enum Proc {
-    Match { m: Box<Matcher>, layout: Layout },
+    Match {
+        m: Box<Matcher>,
+        layout: Layout,
+        /// Index of this search among the engine's searches (for the prefilter).
+        leaf: u32,
+    },
     Threshold(Box<ThresholdProc>),
     Sequence(Box<SequenceProc>),
     Unordered(Box<UnorderedProc>),
@@ -177,6 +198,7 @@ fn compile_inputs(
     inputs: &[&Input],
     outer: &[String],
     fields: &mut Fields,
+    leaves: &mut Vec<Need>,
 ) -> Result<Vec<In>, CompileError> {
     inputs
         .iter()
@@ -188,9 +210,9 @@ fn compile_inputs(
                         .iter()
                         .filter_map(|k| i.field(k).map(str::to_owned))
                         .collect();
-                    compile(&Query::Threshold(t), fields)?
+                    compile(&Query::Threshold(t), fields, leaves)?
                 }
-                q => compile(q, fields)?,
+                q => compile(q, fields, leaves)?,
             };
             Ok(In {
                 proc,
@@ -200,17 +222,27 @@ fn compile_inputs(
         .collect()
 }
 
-fn compile(q: &Query, fields: &mut Fields) -> Result<Proc, CompileError> {
+/// Compiles a query; each search it holds gets the next leaf number and its prefilter need
+/// is pushed on `leaves`.
+fn compile(q: &Query, fields: &mut Fields, leaves: &mut Vec<Need>) -> Result<Proc, CompileError> {
     Ok(match q {
         Query::Match(s) => {
             let layout = layout_of(s);
+            let m = Box::new(Matcher::new(&s.expr, layout, fields)?);
+            leaves.push(prefilter::need(&s.expr));
             Proc::Match {
-                m: Box::new(Matcher::new(&s.expr, layout, fields)?),
+                m,
                 layout,
+                leaf: (leaves.len() - 1) as u32,
             }
         }
         Query::Threshold(t) => {
-            let inputs = compile_inputs(&t.inputs.iter().collect::<Vec<_>>(), &t.group_by, fields)?;
+            let inputs = compile_inputs(
+                &t.inputs.iter().collect::<Vec<_>>(),
+                &t.group_by,
+                fields,
+                leaves,
+            )?;
             let mut needed = BTreeSet::new();
             collect_agg_fields(&t.condition, &mut needed);
             for s in &t.score {
@@ -235,7 +267,7 @@ fn compile(q: &Query, fields: &mut Fields) -> Result<Proc, CompileError> {
             if let Some(u) = &s.until {
                 refs.push(u);
             }
-            let inputs = compile_inputs(&refs, &s.by, fields)?;
+            let inputs = compile_inputs(&refs, &s.by, fields, leaves)?;
             let mut stages = Vec::new();
             for (i, st) in s.steps.iter().enumerate() {
                 for _ in 0..st.runs {
@@ -254,7 +286,8 @@ fn compile(q: &Query, fields: &mut Fields) -> Result<Proc, CompileError> {
             }))
         }
         Query::Unordered(u) => {
-            let inputs = compile_inputs(&u.inputs.iter().collect::<Vec<_>>(), &u.by, fields)?;
+            let inputs =
+                compile_inputs(&u.inputs.iter().collect::<Vec<_>>(), &u.by, fields, leaves)?;
             Proc::Unordered(Box::new(UnorderedProc {
                 inputs,
                 by: u.by.clone(),
@@ -279,15 +312,16 @@ fn collect_agg_fields(e: &AggExpr, out: &mut BTreeSet<String>) {
 }
 
 impl Proc {
-    /// Feeds one event; returns the occurrences it completes.
-    fn event(&mut self, ev: &Event, ctx: &EventCtx) -> Vec<Occ> {
+    /// Feeds one event; returns the occurrences it completes. Searches whose leaf is off in
+    /// `on` (the prefilter ruled them out) are not evaluated: they cannot match.
+    fn event(&mut self, ev: &Event, ctx: &EventCtx, on: Option<&[bool]>) -> Vec<Occ> {
         // An event without a time cannot be placed in a window or a sequence.
         if ev.time.is_none() && !matches!(self, Proc::Match { .. }) {
             return Vec::new();
         }
         match self {
-            Proc::Match { m, layout } => {
-                if m.matches(ctx) {
+            Proc::Match { m, layout, leaf } => {
+                if on.is_none_or(|on| on[*leaf as usize]) && m.matches(ctx) {
                     let t = ev.time.unwrap_or(0);
                     vec![Occ {
                         time: t,
@@ -309,7 +343,7 @@ impl Proc {
                     out.extend(t.advance(now));
                 }
                 for i in 0..t.inputs.len() {
-                    for o in t.inputs[i].proc.event(ev, ctx) {
+                    for o in t.inputs[i].proc.event(ev, ctx, on) {
                         out.extend(t.push(i, o));
                     }
                 }
@@ -322,7 +356,7 @@ impl Proc {
                     s.sweep(now);
                 }
                 for i in 0..s.inputs.len() {
-                    for o in s.inputs[i].proc.event(ev, ctx) {
+                    for o in s.inputs[i].proc.event(ev, ctx, on) {
                         out.extend(s.push(i, o));
                     }
                 }
@@ -334,7 +368,7 @@ impl Proc {
                     u.sweep(now);
                 }
                 for i in 0..u.inputs.len() {
-                    for o in u.inputs[i].proc.event(ev, ctx) {
+                    for o in u.inputs[i].proc.event(ev, ctx, on) {
                         out.extend(u.push(i, o));
                     }
                 }
@@ -405,6 +439,25 @@ impl Proc {
                     + u.inputs.iter().map(|i| i.proc.state_size()).sum::<usize>()
             }
         }
+    }
+}
+
+/// Adds `base` to the leaf numbers of a compiled query (compiled with numbers from 0).
+fn renumber(p: &mut Proc, base: u32) {
+    match p {
+        Proc::Match { leaf, .. } => *leaf += base,
+        Proc::Threshold(t) => t
+            .inputs
+            .iter_mut()
+            .for_each(|i| renumber(&mut i.proc, base)),
+        Proc::Sequence(s) => s
+            .inputs
+            .iter_mut()
+            .for_each(|i| renumber(&mut i.proc, base)),
+        Proc::Unordered(u) => u
+            .inputs
+            .iter_mut()
+            .for_each(|i| renumber(&mut i.proc, base)),
     }
 }
 
@@ -908,6 +961,16 @@ struct Compiled {
 pub struct Engine {
     rules: Vec<Compiled>,
     fields: Fields,
+    /// The raw-line prefilter over every search of every rule (leaves in rule order).
+    prefilter: Prefilter,
+    /// Leaf → index of its rule.
+    leaf_rule: Vec<u32>,
+    /// Rules with state (windows, sequences): they see every event, for its time.
+    stateful: Vec<u32>,
+    /// Per-event leaf mask (scratch).
+    on: Vec<bool>,
+    /// Per-event rule list (scratch).
+    todo: Vec<u32>,
     /// Whether alerts carry the matched events themselves.
     pub include_events: bool,
 }
@@ -971,6 +1034,9 @@ impl Engine {
         }
         let mut compiled = Vec::new();
         let mut rejected = Vec::new();
+        let mut needs = Vec::new();
+        let mut leaf_rule = Vec::new();
+        let mut stateful = Vec::new();
         for r in rules {
             let rr = rule_ref(r);
             let feeds = [&r.meta.name, &r.meta.id]
@@ -981,8 +1047,16 @@ impl Engine {
                 .into_iter()
                 .flatten()
                 .any(|k| generating.contains(k));
-            match compile(&r.query, &mut fields) {
+            let mut leaves = Vec::new();
+            match compile(&r.query, &mut fields, &mut leaves) {
                 Ok(mut proc) => {
+                    let idx = compiled.len() as u32;
+                    renumber(&mut proc, needs.len() as u32);
+                    leaf_rule.extend(leaves.iter().map(|_| idx));
+                    needs.extend(leaves);
+                    if !matches!(proc, Proc::Match { .. }) {
+                        stateful.push(idx);
+                    }
                     if let Proc::Threshold(t) = &mut proc {
                         // Output fields are aggregated too, so alerts can list what was seen.
                         for o in &r.outputs {
@@ -1004,14 +1078,71 @@ impl Engine {
                 Err(error) => rejected.push(Rejected { rule: rr, error }),
             }
         }
+        let n = needs.len();
         (
             Engine {
                 rules: compiled,
                 fields,
+                prefilter: Prefilter::new(&needs),
+                leaf_rule,
+                stateful,
+                on: vec![false; n],
+                todo: Vec::new(),
                 include_events: false,
             },
             rejected,
         )
+    }
+
+    /// The raw-line prefilter of the engine's searches (see [`Engine::process_candidates`]).
+    pub fn prefilter(&self) -> &Prefilter {
+        &self.prefilter
+    }
+
+    /// The rule a prefilter leaf (a search) belongs to.
+    pub fn leaf_rule(&self, leaf: u32) -> &RuleRef {
+        &self.rules[self.leaf_rule[leaf as usize] as usize].rule
+    }
+
+    /// True when some rule keeps state, so every event's time matters.
+    pub fn is_stateful(&self) -> bool {
+        !self.stateful.is_empty()
+    }
+
+    /// Feeds one event of which only the searches `leaves` (ascending leaf numbers, as
+    /// [`Prefilter::scan`] returns them) can match; the others are not evaluated. Gives the
+    /// same alerts as [`Engine::process`] whenever the other searches do not match.
+    pub fn process_candidates(&mut self, ev: &Event, leaves: &[u32]) -> Vec<Alert> {
+        self.todo.clear();
+        for &l in leaves {
+            self.on[l as usize] = true;
+            let r = self.leaf_rule[l as usize];
+            if self.todo.last() != Some(&r) {
+                self.todo.push(r);
+            }
+        }
+        if !self.stateful.is_empty() {
+            self.todo.extend_from_slice(&self.stateful);
+            self.todo.sort_unstable();
+            self.todo.dedup();
+        }
+        let mut out = Vec::new();
+        if !self.todo.is_empty() {
+            let ctx = EventCtx::new(&ev.value, &self.fields);
+            for &i in &self.todo {
+                let r = &mut self.rules[i as usize];
+                let occs = r.proc.event(ev, &ctx, Some(&self.on));
+                if !r.silent {
+                    for o in occs {
+                        out.push(make_alert(&r.rule, &r.outputs, o, self.include_events));
+                    }
+                }
+            }
+        }
+        for &l in leaves {
+            self.on[l as usize] = false;
+        }
+        out
     }
 
     /// Number of rules that compiled.
@@ -1029,7 +1160,7 @@ impl Engine {
         let ctx = EventCtx::new(&ev.value, &self.fields);
         let mut out = Vec::new();
         for r in &mut self.rules {
-            let occs = r.proc.event(ev, &ctx);
+            let occs = r.proc.event(ev, &ctx, None);
             if !r.silent {
                 for o in occs {
                     out.push(make_alert(&r.rule, &r.outputs, o, self.include_events));

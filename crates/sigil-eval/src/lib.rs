@@ -8,6 +8,8 @@ pub mod engine;
 pub mod event;
 pub mod matcher;
 pub mod pattern;
+pub mod prefilter;
+pub mod raw;
 pub mod time;
 
 pub use alert::{ALERT_VERSION, Alert, RuleRef};
