@@ -99,7 +99,85 @@ pub struct Matcher {
     layout: Layout,
 }
 
+/// Rewrites the pattern so that `$` means what it means in PCRE (the flavour Sigma names) and
+/// in Python's `re`: without the `m` flag, the end of the text **or** the position before a
+/// final `\n` (`abc$` matches `"abc\n"`). The `regex` crate's `$` is the end of the text only.
+/// Each `$` outside a character class becomes `(?:\n?\z)`, which consumes that final newline;
+/// as only whether a regex matches is asked, that differs from PCRE only for a pattern that must
+/// match a newline after its `$`. Patterns with the `m` flag (given, or inline as `(?m)`) are
+/// left alone: their `$` already means the end of any line in both flavours.
+fn pcre_dollar(src: &str, multi_line: bool) -> std::borrow::Cow<'_, str> {
+    if multi_line || !src.contains('$') || inline_multi_line(src) {
+        return std::borrow::Cow::Borrowed(src);
+    }
+    let mut out = String::with_capacity(src.len() + 16);
+    let mut chars = src.chars().peekable();
+    let mut class_depth = 0usize;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                out.push(c);
+                if let Some(n) = chars.next() {
+                    out.push(n);
+                }
+            }
+            '[' => {
+                out.push(c);
+                if class_depth > 0 && chars.peek() == Some(&':') {
+                    // A POSIX class `[:alpha:]` inside a bracket expression.
+                    for n in chars.by_ref() {
+                        out.push(n);
+                        if n == ']' {
+                            break;
+                        }
+                    }
+                    continue;
+                }
+                class_depth += 1;
+                // `]` (after an optional `^`) right after `[` is a literal.
+                if chars.peek() == Some(&'^') {
+                    out.push(chars.next().unwrap_or('^'));
+                }
+                if chars.peek() == Some(&']') {
+                    out.push(chars.next().unwrap_or(']'));
+                }
+            }
+            ']' if class_depth > 0 => {
+                class_depth -= 1;
+                out.push(c);
+            }
+            '$' if class_depth == 0 => out.push_str("(?:\\n?\\z)"),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// True when an inline flag group (`(?m)`, `(?im:…)`, `(?-m)`) mentions `m`.
+fn inline_multi_line(src: &str) -> bool {
+    let b = src.as_bytes();
+    let mut i = 0;
+    while i + 1 < b.len() {
+        if b[i] == b'\\' {
+            i += 2;
+            continue;
+        }
+        if b[i] == b'(' && b[i + 1] == b'?' {
+            let flags = b[i + 2..]
+                .iter()
+                .take_while(|&&x| x.is_ascii_alphabetic() || x == b'-');
+            if flags.clone().any(|&x| x == b'm') {
+                return true;
+            }
+        }
+        i += 1;
+    }
+    false
+}
+
 fn regex(src: &str, f: RegexFlags) -> Result<Re, CompileError> {
+    let original = src;
+    let src = &*pcre_dollar(src, f.multi_line);
     let fast = regex::RegexBuilder::new(src)
         .case_insensitive(f.ignore_case)
         .multi_line(f.multi_line)
@@ -124,7 +202,7 @@ fn regex(src: &str, f: RegexFlags) -> Result<Re, CompileError> {
         .backtrack_limit(1_000_000)
         .build()
         .map(|r| Re::Fancy(Box::new(r)))
-        .map_err(|e| CompileError::Regex(src.to_string(), e.to_string()))
+        .map_err(|e| CompileError::Regex(original.to_string(), e.to_string()))
 }
 
 impl Matcher {
@@ -440,5 +518,57 @@ fn pred(id: usize, t: &T, ev: &EventCtx, layout: Layout) -> bool {
             .iter()
             .filter_map(|v| time::parse_ms(v))
             .any(|ms| cmp(*op, time::part(ms, *part) as f64, *x as f64)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn re(src: &str, f: RegexFlags) -> Re {
+        regex(src, f).unwrap_or_else(|e| panic!("{src}: {e}"))
+    }
+
+    /// Found by the pySigma oracle check (docs/oracle-check.md): Sigma's regex flavour is PCRE,
+    /// where `$` also matches before a final newline, as in Python's `re`.
+    #[test]
+    fn dollar_matches_before_a_final_newline_as_in_pcre() {
+        let plain = RegexFlags::default();
+        let r = re("abc$", plain);
+        assert!(r.is_match("xabc"));
+        assert!(r.is_match("xabc\n"));
+        assert!(!r.is_match("xabc\n\n"));
+        assert!(!r.is_match("xabc\r\n"));
+        assert!(!r.is_match("abc\nx"));
+        assert!(re("^abc$", plain).is_match("abc\n"));
+        // The csc rules' shape: a path's last component up to the end.
+        let csc = re(r"\\[^\\]{1,3}$", plain);
+        assert!(csc.is_match("C:\\x\\abc\n"));
+        assert!(!csc.is_match("C:\\x\\abcd\n"));
+        // `$` escaped or in a class is a literal dollar.
+        assert!(re(r"a\$", plain).is_match("a$b"));
+        assert!(re("a[$]", plain).is_match("a$b"));
+        assert!(re("a[]$]", plain).is_match("a$b"));
+        assert!(re("a[^]$]", plain).is_match("ab"));
+        assert!(re("[[:alpha:]$]x", plain).is_match("$x"));
+        assert!(!re(r"a\$", plain).is_match("a\n"));
+        // The fancy-regex path (look-around) gets the same `$`.
+        let fancy = re("(?<=x)abc$", plain);
+        assert!(fancy.is_match("xabc\n"));
+        assert!(!fancy.is_match("yabc\n"));
+    }
+
+    #[test]
+    fn multi_line_dollar_is_left_to_the_engines() {
+        let m = RegexFlags {
+            multi_line: true,
+            ..RegexFlags::default()
+        };
+        assert!(re("abc$", m).is_match("abc\nx"));
+        assert!(re("(?m)abc$", RegexFlags::default()).is_match("abc\nx"));
+        assert_eq!(pcre_dollar("(?im:a)$", false), "(?im:a)$");
+        assert_eq!(pcre_dollar("a$|b", false), "a(?:\\n?\\z)|b");
+        // An escaped parenthesis opens no flag group.
+        assert_eq!(pcre_dollar(r"\(?m\)$", false), r"\(?m\)(?:\n?\z)");
     }
 }
