@@ -5,9 +5,10 @@
 use serde_json::Value;
 use sigil_eval::engine::TIME_FIELDS;
 use sigil_eval::prefilter::Scratch;
-use sigil_eval::raw::{self, TopKeys};
+use sigil_eval::raw::TimeReader;
 use sigil_eval::time::parse_ms;
 use sigil_eval::{Engine, Event};
+use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
@@ -55,7 +56,7 @@ pub fn open_input(path: &Path) -> std::io::Result<Box<dyn BufRead>> {
     } else {
         Box::new(std::fs::File::open(path)?)
     };
-    let mut r = BufReader::with_capacity(1 << 20, raw);
+    let mut r = BufReader::with_capacity(1 << 17, raw);
     let magic = r
         .fill_buf()?
         .get(..2)
@@ -105,7 +106,6 @@ impl Ord for Pending {
 }
 
 /// Streams every input through the engine, writing one alert per line to `out`.
-/// `progress` is called with the bytes read so far, now and then.
 pub fn hunt(
     engine: &mut Engine,
     inputs: &[std::path::PathBuf],
@@ -113,133 +113,226 @@ pub fn hunt(
     out: &mut dyn Write,
     warn: &mut dyn FnMut(String),
 ) -> std::io::Result<HuntStats> {
-    let mut stats = HuntStats::default();
-    let mut heap: BinaryHeap<Pending> = BinaryHeap::new();
-    let mut seq = 0u64;
-    let mut max_time = i64::MIN;
-    let mut released = i64::MIN;
-    let mut line = Vec::with_capacity(4096);
-    let mut scratch = Scratch::default();
-    let time_keys = match &opts.time_field {
-        Some(f) => TopKeys::new([f.as_str()]),
-        None => TopKeys::new(TIME_FIELDS.iter().copied()),
+    let mut h = Hunt {
+        stateful: engine.is_stateful(),
+        engine,
+        opts,
+        out,
+        warn,
+        stats: HuntStats::default(),
+        heap: BinaryHeap::new(),
+        times: BinaryHeap::new(),
+        seq: 0,
+        max_time: i64::MIN,
+        released: i64::MIN,
+        scratch: Scratch::default(),
+        time_reader: match &opts.time_field {
+            Some(f) => TimeReader::new([f.as_str()]),
+            None => TimeReader::new(TIME_FIELDS.iter().copied()),
+        },
+        placeholder: Arc::new(Value::Object(serde_json::Map::new())),
     };
-    let placeholder = Arc::new(Value::Object(serde_json::Map::new()));
-    let emit = |engine: &mut Engine,
-                ev: &Event,
-                cands: &Cands,
-                stats: &mut HuntStats,
-                out: &mut dyn Write|
-     -> std::io::Result<()> {
-        let alerts = match cands {
-            Cands::All => engine.process(ev),
-            Cands::Some(leaves) => engine.process_candidates(ev, leaves),
-        };
-        for a in alerts {
-            serde_json::to_writer(&mut *out, &a)?;
-            out.write_all(b"\n")?;
-            stats.alerts += 1;
-        }
-        Ok(())
-    };
+    let mut carry: Vec<u8> = Vec::new();
     for path in inputs {
         let name = path.display().to_string();
         let mut r = open_input(path)?;
         let mut n = 0u64;
+        // Lines are read in place from the reader's buffer; only a line that spans two
+        // buffer fills is copied.
         loop {
-            line.clear();
-            if r.read_until(b'\n', &mut line)? == 0 {
+            let buf = r.fill_buf()?;
+            if buf.is_empty() {
+                if !carry.is_empty() {
+                    n += 1;
+                    h.line(&carry, &name, n)?;
+                    carry.clear();
+                }
                 break;
             }
-            n += 1;
-            let trimmed = line.trim_ascii();
-            if trimmed.is_empty() {
-                continue;
-            }
-            stats.events += 1;
-            // Lines the prefilter rules out for every search are read only for their time
-            // (and checked to be JSON objects, as a full parse would).
-            let mut cands = Cands::All;
-            let mut light = None;
-            if !opts.full_parse && engine.prefilter().scan(trimmed, &mut scratch) {
-                if scratch.leaves.is_empty() {
-                    light = raw::members(trimmed, &time_keys).map(|m| {
-                        let t = Event::time_of(&Value::Object(m), opts.time_field.as_deref());
-                        Event::time_only(t, placeholder.clone())
-                    });
-                    cands = Cands::Some(Vec::new());
+            let mut start = 0;
+            for end in memchr::memchr_iter(b'\n', buf) {
+                n += 1;
+                if carry.is_empty() {
+                    h.line(&buf[start..end], &name, n)?;
                 } else {
-                    cands = Cands::Some(scratch.leaves.clone());
+                    carry.extend_from_slice(&buf[start..end]);
+                    h.line(&carry, &name, n)?;
+                    carry.clear();
                 }
+                start = end + 1;
             }
-            let ev = match light {
-                Some(ev) => ev,
-                None => {
-                    let value: serde_json::Value = match serde_json::from_slice(trimmed) {
-                        Ok(v @ serde_json::Value::Object(_)) => v,
-                        Ok(_) | Err(_) => {
-                            stats.bad_lines += 1;
-                            if stats.bad_lines <= 10 {
-                                warn(format!("{name}:{n}: not a JSON object; skipped"));
-                            }
-                            continue;
-                        }
-                    };
-                    Event::new(value, opts.time_field.as_deref(), format!("{name}:{n}"))
-                }
-            };
-            if let Some(t) = ev.time {
-                if opts.since.is_some_and(|s| t < s) || opts.until.is_some_and(|u| t >= u) {
-                    stats.filtered += 1;
-                    continue;
-                }
-            } else if opts.since.is_some() || opts.until.is_some() {
-                stats.filtered += 1;
-                continue;
-            }
-            match ev.time {
-                None => emit(engine, &ev, &cands, &mut stats, out)?,
-                Some(t) if opts.lateness_ms <= 0 => {
-                    if t < released {
-                        stats.late += 1;
-                    }
-                    released = released.max(t);
-                    emit(engine, &ev, &cands, &mut stats, out)?
-                }
-                Some(t) => {
-                    if t < released {
-                        // Too late to be put back in order: process it now.
-                        stats.late += 1;
-                        emit(engine, &ev, &cands, &mut stats, out)?;
-                        continue;
-                    }
-                    max_time = max_time.max(t);
-                    seq += 1;
-                    heap.push(Pending {
-                        time: t,
-                        seq,
-                        event: ev,
-                        cands,
-                    });
-                    while heap
-                        .peek()
-                        .is_some_and(|p| p.time <= max_time.saturating_sub(opts.lateness_ms))
-                    {
-                        let p = heap.pop().expect("peeked");
-                        released = released.max(p.time);
-                        emit(engine, &p.event, &p.cands, &mut stats, out)?;
-                    }
-                }
-            }
+            carry.extend_from_slice(&buf[start..]);
+            let len = buf.len();
+            r.consume(len);
         }
     }
-    while let Some(p) = heap.pop() {
-        emit(engine, &p.event, &p.cands, &mut stats, out)?;
+    h.finish()
+}
+
+/// The state of one hunt.
+struct Hunt<'a> {
+    engine: &'a mut Engine,
+    opts: &'a HuntOptions,
+    out: &'a mut dyn Write,
+    warn: &'a mut dyn FnMut(String),
+    stats: HuntStats,
+    /// The reorder buffer.
+    heap: BinaryHeap<Pending>,
+    /// Times of lines known only by their time, when no rule keeps state: they raise
+    /// nothing, and only their times matter, to the reorder buffer (as `heap` entries would).
+    times: BinaryHeap<Reverse<i64>>,
+    seq: u64,
+    max_time: i64,
+    released: i64,
+    stateful: bool,
+    scratch: Scratch,
+    time_reader: TimeReader,
+    placeholder: Arc<Value>,
+}
+
+impl Hunt<'_> {
+    fn emit(&mut self, ev: &Event, cands: &Cands) -> std::io::Result<()> {
+        let alerts = match cands {
+            Cands::All => self.engine.process(ev),
+            Cands::Some(leaves) => self.engine.process_candidates(ev, leaves),
+        };
+        for a in alerts {
+            serde_json::to_writer(&mut *self.out, &a)?;
+            self.out.write_all(b"\n")?;
+            self.stats.alerts += 1;
+        }
+        Ok(())
     }
-    for a in engine.flush() {
-        serde_json::to_writer(&mut *out, &a)?;
-        out.write_all(b"\n")?;
-        stats.alerts += 1;
+
+    /// Releases the events of the reorder buffer that are now older than the lateness.
+    fn release(&mut self) -> std::io::Result<()> {
+        let limit = self.max_time.saturating_sub(self.opts.lateness_ms);
+        while self.times.peek().is_some_and(|x| x.0 <= limit) {
+            let t = self.times.pop().expect("peeked").0;
+            self.released = self.released.max(t);
+        }
+        while self.heap.peek().is_some_and(|p| p.time <= limit) {
+            let p = self.heap.pop().expect("peeked");
+            self.released = self.released.max(p.time);
+            self.emit(&p.event, &p.cands)?;
+        }
+        Ok(())
     }
-    Ok(stats)
+
+    fn outside(&self, t: i64) -> bool {
+        self.opts.since.is_some_and(|s| t < s) || self.opts.until.is_some_and(|u| t >= u)
+    }
+
+    fn line(&mut self, line: &[u8], name: &str, n: u64) -> std::io::Result<()> {
+        let trimmed = line.trim_ascii();
+        if trimmed.is_empty() {
+            return Ok(());
+        }
+        self.stats.events += 1;
+        // Lines the prefilter rules out for every search are read only for their time
+        // (and checked to be JSON objects, as a full parse would).
+        let mut cands = Cands::All;
+        let mut light = None;
+        if !self.opts.full_parse {
+            let pf = self.engine.prefilter();
+            pf.candidates(trimmed, &mut self.scratch);
+            if self.scratch.leaves.is_empty() {
+                // Accepted only if valid and safe for the prefilter.
+                light = self.time_reader.time(trimmed);
+                if light.is_some() || !pf.unsafe_line(trimmed) {
+                    cands = Cands::Some(Vec::new());
+                }
+            } else if !pf.unsafe_line(trimmed) {
+                cands = Cands::Some(self.scratch.leaves.clone());
+            }
+        }
+        if !self.stateful
+            && let Some(time) = light
+        {
+            // Exactly what the event would do below, minus processing it (a no-op).
+            match time {
+                None if self.opts.since.is_some() || self.opts.until.is_some() => {
+                    self.stats.filtered += 1
+                }
+                None => {}
+                Some(t) if self.outside(t) => self.stats.filtered += 1,
+                Some(t) if t < self.released => self.stats.late += 1,
+                Some(t) if self.opts.lateness_ms <= 0 => self.released = t,
+                Some(t) => {
+                    self.max_time = self.max_time.max(t);
+                    self.times.push(Reverse(t));
+                    self.release()?;
+                }
+            }
+            return Ok(());
+        }
+        let ev = match light {
+            Some(t) => Event::time_only(t, self.placeholder.clone()),
+            None => {
+                let value: serde_json::Value = match serde_json::from_slice(trimmed) {
+                    Ok(v @ serde_json::Value::Object(_)) => v,
+                    Ok(_) | Err(_) => {
+                        self.stats.bad_lines += 1;
+                        if self.stats.bad_lines <= 10 {
+                            (self.warn)(format!("{name}:{n}: not a JSON object; skipped"));
+                        }
+                        return Ok(());
+                    }
+                };
+                Event::new(
+                    value,
+                    self.opts.time_field.as_deref(),
+                    format!("{name}:{n}"),
+                )
+            }
+        };
+        if let Some(t) = ev.time {
+            if self.outside(t) {
+                self.stats.filtered += 1;
+                return Ok(());
+            }
+        } else if self.opts.since.is_some() || self.opts.until.is_some() {
+            self.stats.filtered += 1;
+            return Ok(());
+        }
+        match ev.time {
+            None => self.emit(&ev, &cands)?,
+            Some(t) if self.opts.lateness_ms <= 0 => {
+                if t < self.released {
+                    self.stats.late += 1;
+                }
+                self.released = self.released.max(t);
+                self.emit(&ev, &cands)?
+            }
+            Some(t) => {
+                if t < self.released {
+                    // Too late to be put back in order: process it now.
+                    self.stats.late += 1;
+                    return self.emit(&ev, &cands);
+                }
+                self.max_time = self.max_time.max(t);
+                self.seq += 1;
+                self.heap.push(Pending {
+                    time: t,
+                    seq: self.seq,
+                    event: ev,
+                    cands,
+                });
+                self.release()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> std::io::Result<HuntStats> {
+        while let Some(p) = self.heap.pop() {
+            self.emit(&p.event, &p.cands)?;
+        }
+        for a in self.engine.flush() {
+            serde_json::to_writer(&mut *self.out, &a)?;
+            self.out.write_all(b"\n")?;
+            self.stats.alerts += 1;
+        }
+        Ok(self.stats)
+    }
 }

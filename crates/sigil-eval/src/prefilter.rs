@@ -230,21 +230,21 @@ fn json_escaped(run: &str) -> Vec<u8> {
     out
 }
 
-#[derive(Clone, Copy, Debug)]
-enum Pat {
-    /// A required literal (its id).
-    Lit(u32),
-    /// `\u` or `\/`, which may start an escape that hides a literal.
-    Escape,
-    /// A character in [`FOLDS_TO_ASCII`].
-    Folds,
+/// How the literals are searched: one finder each for a few, an automaton for many.
+#[derive(Clone, Debug)]
+enum Search {
+    Few(Vec<memchr::memmem::Finder<'static>>),
+    Many(AhoCorasick),
 }
+
+/// At most this many literals are searched one by one (each a SIMD substring search).
+const FEW: usize = 8;
 
 /// The compiled prefilter over a set of searches (leaves), numbered from 0.
 #[derive(Clone, Debug)]
 pub struct Prefilter {
-    ac: AhoCorasick,
-    pats: Vec<Pat>,
+    /// Over the lower-cased line; pattern `i` is literal `i`.
+    search: Search,
     /// Literal → clauses it satisfies.
     lit_clauses: Vec<Vec<u32>>,
     /// Clause → its leaf.
@@ -263,6 +263,7 @@ pub struct Scratch {
     clause_seen: Vec<u32>,
     leaf_seen: Vec<u32>,
     leaf_hits: Vec<u32>,
+    lower: Vec<u8>,
     /// The candidate leaves of the last line scanned, ascending.
     pub leaves: Vec<u32>,
 }
@@ -288,7 +289,7 @@ impl Prefilter {
                         clause_leaf.push(leaf as u32);
                         for l in c {
                             let next = lit_ids.len() as u32;
-                            let id = *lit_ids.entry(l.clone()).or_insert(next);
+                            let id = *lit_ids.entry(l.to_ascii_lowercase()).or_insert(next);
                             if id as usize == lit_clauses.len() {
                                 lit_clauses.push(Vec::new());
                             }
@@ -300,41 +301,35 @@ impl Prefilter {
         }
         let mut lits: Vec<(Vec<u8>, u32)> = lit_ids.into_iter().collect();
         lits.sort_by_key(|(_, id)| *id);
-        let mut patterns: Vec<Vec<u8>> = Vec::new();
-        let mut pats = Vec::new();
-        for (l, id) in lits {
-            patterns.push(l);
-            pats.push(Pat::Lit(id));
-        }
-        for e in [&b"\\u"[..], &b"\\/"[..]] {
-            patterns.push(e.to_vec());
-            pats.push(Pat::Escape);
-        }
-        for c in FOLDS_TO_ASCII {
-            patterns.push(c.to_string().into_bytes());
-            pats.push(Pat::Folds);
-        }
-        // A DFA is fastest while it stays small; large sets build (and run) no faster as one.
-        let kind = if patterns.len() <= 256 {
-            AhoCorasickKind::DFA
+        let patterns: Vec<Vec<u8>> = lits.into_iter().map(|(l, _)| l).collect();
+        let search = if patterns.len() <= FEW {
+            Search::Few(
+                patterns
+                    .iter()
+                    .map(|p| memchr::memmem::Finder::new(p).into_owned())
+                    .collect(),
+            )
         } else {
-            AhoCorasickKind::ContiguousNFA
+            // A DFA is fastest while it stays small; large sets run no faster as one.
+            let kind = if patterns.len() <= 256 {
+                AhoCorasickKind::DFA
+            } else {
+                AhoCorasickKind::ContiguousNFA
+            };
+            let ac = AhoCorasickBuilder::new()
+                .match_kind(MatchKind::Standard)
+                .kind(Some(kind))
+                .build(&patterns)
+                .or_else(|_| {
+                    AhoCorasickBuilder::new()
+                        .match_kind(MatchKind::Standard)
+                        .build(&patterns)
+                })
+                .expect("literal patterns always build");
+            Search::Many(ac)
         };
-        let ac = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard)
-            .kind(Some(kind))
-            .build(&patterns)
-            .or_else(|_| {
-                AhoCorasickBuilder::new()
-                    .ascii_case_insensitive(true)
-                    .match_kind(MatchKind::Standard)
-                    .build(&patterns)
-            })
-            .expect("literal patterns always build");
         Prefilter {
-            ac,
-            pats,
+            search,
             lit_clauses,
             clause_leaf,
             leaf_need,
@@ -352,9 +347,32 @@ impl Prefilter {
         &self.always
     }
 
+    /// True when the line may hide a literal: an escape that is not the only spelling of
+    /// its character, or a character that folds to ASCII. Candidates found in an unsafe
+    /// line do not count: every leaf is one.
+    pub fn unsafe_line(&self, line: &[u8]) -> bool {
+        // Any escape but the sole spellings (`\" \\ \b \f \n \r \t`) may hide a literal;
+        // invalid ones are left to the full parse to report.
+        if !crate::raw::escapes_ok(line) {
+            return true;
+        }
+        !line.is_ascii() && crate::raw::folds_to_ascii(line)
+    }
+
     /// Scans a line. Returns false when the line is not safe to prefilter (every leaf is a
     /// candidate); otherwise `sc.leaves` holds the candidate leaves, ascending.
     pub fn scan(&self, line: &[u8], sc: &mut Scratch) -> bool {
+        if self.unsafe_line(line) {
+            return false;
+        }
+        self.candidates(line, sc);
+        true
+    }
+
+    /// The candidate leaves of a line in `sc.leaves`, ascending, *provided the line is safe*
+    /// (see [`Prefilter::unsafe_line`]; [`crate::raw::TimeReader::time`] accepts only safe
+    /// lines too).
+    pub fn candidates(&self, line: &[u8], sc: &mut Scratch) {
         if sc.leaf_seen.len() != self.leaf_need.len() || sc.generation == u32::MAX {
             *sc = Scratch {
                 generation: 0,
@@ -362,60 +380,60 @@ impl Prefilter {
                 clause_seen: vec![0; self.clause_leaf.len()],
                 leaf_seen: vec![0; self.leaf_need.len()],
                 leaf_hits: vec![0; self.leaf_need.len()],
+                lower: Vec::new(),
                 leaves: Vec::new(),
             };
         }
         sc.generation += 1;
-        let g = sc.generation;
         sc.leaves.clear();
-        for m in self.ac.find_overlapping_iter(line) {
-            match self.pats[m.pattern().as_usize()] {
-                Pat::Lit(l) => {
-                    let l = l as usize;
-                    if sc.lit_seen[l] == g {
-                        continue;
-                    }
-                    sc.lit_seen[l] = g;
-                    for &c in &self.lit_clauses[l] {
-                        let c = c as usize;
-                        if sc.clause_seen[c] == g {
-                            continue;
-                        }
-                        sc.clause_seen[c] = g;
-                        let leaf = self.clause_leaf[c] as usize;
-                        if sc.leaf_seen[leaf] != g {
-                            sc.leaf_seen[leaf] = g;
-                            sc.leaf_hits[leaf] = 0;
-                        }
-                        sc.leaf_hits[leaf] += 1;
-                        if sc.leaf_hits[leaf] == self.leaf_need[leaf] {
-                            sc.leaves.push(leaf as u32);
-                        }
+        let mut lower = std::mem::take(&mut sc.lower);
+        lower.clear();
+        lower.extend(line.iter().map(u8::to_ascii_lowercase));
+        match &self.search {
+            Search::Few(finders) => {
+                for (l, f) in finders.iter().enumerate() {
+                    if f.find(&lower).is_some() {
+                        self.hit(l, sc);
                     }
                 }
-                Pat::Escape => {
-                    let at = m.start();
-                    // The automaton ignores ASCII case; escapes do not.
-                    if matches!(line.get(at + 1), Some(b'u' | b'/')) && starts_escape(line, at) {
-                        return false;
-                    }
+            }
+            Search::Many(ac) => {
+                for m in ac.find_overlapping_iter(&lower) {
+                    self.hit(m.pattern().as_usize(), sc);
                 }
-                Pat::Folds => return false,
             }
         }
+        sc.lower = lower;
         if !self.always.is_empty() {
             sc.leaves.extend_from_slice(&self.always);
         }
         sc.leaves.sort_unstable();
-        true
     }
-}
 
-/// True when the backslash at `at` starts an escape: it is preceded by an even number of
-/// backslashes (each pair is an escaped backslash).
-fn starts_escape(line: &[u8], at: usize) -> bool {
-    let before = line[..at].iter().rev().take_while(|&&b| b == b'\\').count();
-    before % 2 == 0
+    /// Literal `l` occurs in the line.
+    fn hit(&self, l: usize, sc: &mut Scratch) {
+        let g = sc.generation;
+        if sc.lit_seen[l] == g {
+            return;
+        }
+        sc.lit_seen[l] = g;
+        for &c in &self.lit_clauses[l] {
+            let c = c as usize;
+            if sc.clause_seen[c] == g {
+                continue;
+            }
+            sc.clause_seen[c] = g;
+            let leaf = self.clause_leaf[c] as usize;
+            if sc.leaf_seen[leaf] != g {
+                sc.leaf_seen[leaf] = g;
+                sc.leaf_hits[leaf] = 0;
+            }
+            sc.leaf_hits[leaf] += 1;
+            if sc.leaf_hits[leaf] == self.leaf_need[leaf] {
+                sc.leaves.push(leaf as u32);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -465,6 +483,14 @@ mod tests {
             }
         }
         assert_eq!(found, FOLDS_TO_ASCII);
+        let mut leads: Vec<u8> = found.iter().map(|c| c.to_string().as_bytes()[0]).collect();
+        leads.sort();
+        leads.dedup();
+        assert_eq!(
+            leads,
+            [0xC3, 0xC4, 0xC5, 0xC7, 0xE1, 0xE2, 0xEF],
+            "raw::folds_to_ascii"
+        );
     }
 
     #[test]
