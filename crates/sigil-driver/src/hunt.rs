@@ -233,7 +233,10 @@ impl Hunt<'_> {
         // (and checked to be JSON objects, as a full parse would).
         let mut cands = Cands::All;
         let mut light = None;
-        if !self.opts.full_parse {
+        // The raw-line prefilter only pays when some lines have no candidate at all: when
+        // some search needs no literal every line is parsed anyway, and the engine picks
+        // candidates from its field index.
+        if !self.opts.full_parse && self.engine.prefilter().can_skip_lines() {
             let pf = self.engine.prefilter();
             pf.candidates(trimmed, &mut self.scratch);
             if self.scratch.leaves.is_empty() {

@@ -4,8 +4,9 @@
 
 use crate::alert::{ALERT_VERSION, Alert, MAX_LISTED_EVENTS, RuleRef};
 use crate::event::{self, Layout};
+use crate::index::{self, LitKey};
 use crate::matcher::{CompileError, EventCtx, Fields, Matcher, text};
-use crate::prefilter::{self, Need, Prefilter};
+use crate::prefilter::{self, ClauseScratch, Clauses, Need, Prefilter};
 use crate::time;
 use serde_json::Value;
 use sigil_ir::{Agg, AggExpr, AggFunc, CmpOp, Input, Output, Query, Rule, ScoreCase, WindowKind};
@@ -198,7 +199,7 @@ fn compile_inputs(
     inputs: &[&Input],
     outer: &[String],
     fields: &mut Fields,
-    leaves: &mut Vec<Need>,
+    leaves: &mut Vec<LeafNeed>,
 ) -> Result<Vec<In>, CompileError> {
     inputs
         .iter()
@@ -222,14 +223,67 @@ fn compile_inputs(
         .collect()
 }
 
-/// Compiles a query; each search it holds gets the next leaf number and its prefilter need
-/// is pushed on `leaves`.
-fn compile(q: &Query, fields: &mut Fields, leaves: &mut Vec<Need>) -> Result<Proc, CompileError> {
+/// What a search (a leaf) needs: literals in the raw line, and indexed tests that hold.
+struct LeafNeed {
+    raw: Need,
+    tests: Need<u32>,
+}
+
+/// The indexed tests any match of `e` needs. Its matcher registered its literal tests in
+/// `fields`; tests implied by other predicates (a wildcard's longest literal, a regex's
+/// prefixes) are registered here, for candidate selection only.
+fn tests_needed(e: &sigil_ir::Expr, layout: Layout, fields: &mut Fields) -> Need<u32> {
+    let field = |p: &sigil_ir::Predicate, fields: &Fields| match &p.target {
+        sigil_ir::Target::Field(f) => fields.get(f),
+        sigil_ir::Target::Keywords => None,
+    };
+    let mut implied = Vec::new();
+    e.for_each_pred(&mut |p| {
+        if let Some(id) = field(p, fields)
+            && LitKey::of(p, id, layout).is_none()
+            && let Some(keys) = index::implied(p, id, layout)
+        {
+            implied.extend(keys);
+        }
+    });
+    for k in implied {
+        fields.lits.register(k);
+    }
+    let fields = &*fields;
+    prefilter::need_by(
+        e,
+        &mut |p| {
+            let id = field(p, fields)?;
+            let keys = match LitKey::of(p, id, layout) {
+                Some(key) => vec![key],
+                None => index::implied(p, id, layout)?,
+            };
+            keys.iter().map(|k| fields.lits.lookup(k)).collect()
+        },
+        &|t| fields.lits.literal_len(*t),
+        &|mut c| {
+            c.sort_unstable();
+            c.dedup();
+            c
+        },
+    )
+}
+
+/// Compiles a query; each search it holds gets the next leaf number and its needs are
+/// pushed on `leaves`.
+fn compile(
+    q: &Query,
+    fields: &mut Fields,
+    leaves: &mut Vec<LeafNeed>,
+) -> Result<Proc, CompileError> {
     Ok(match q {
         Query::Match(s) => {
             let layout = layout_of(s);
             let m = Box::new(Matcher::new(&s.expr, layout, fields)?);
-            leaves.push(prefilter::need(&s.expr));
+            leaves.push(LeafNeed {
+                raw: prefilter::need(&s.expr),
+                tests: tests_needed(&s.expr, layout, fields),
+            });
             Proc::Match {
                 m,
                 layout,
@@ -437,6 +491,22 @@ impl Proc {
                     .map(|p| p.iter().map(VecDeque::len).sum::<usize>())
                     .sum::<usize>()
                     + u.inputs.iter().map(|i| i.proc.state_size()).sum::<usize>()
+            }
+        }
+    }
+}
+
+/// The items of two ascending lists that are in both.
+fn intersect(a: &[u32], b: &[u32], out: &mut Vec<u32>) {
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                out.push(a[i]);
+                i += 1;
+                j += 1;
             }
         }
     }
@@ -963,6 +1033,11 @@ pub struct Engine {
     fields: Fields,
     /// The raw-line prefilter over every search of every rule (leaves in rule order).
     prefilter: Prefilter,
+    /// Which searches can match, from the indexed tests that hold for an event.
+    test_clauses: Clauses,
+    test_scratch: ClauseScratch,
+    /// Candidate leaves of an event (scratch).
+    cands: Vec<u32>,
     /// Leaf → index of its rule.
     leaf_rule: Vec<u32>,
     /// Rules with state (windows, sequences): they see every event, for its time.
@@ -1016,6 +1091,16 @@ impl Engine {
     /// Compiles rules. Rules that feed a correlation of the set alert on their own only if
     /// a correlation naming them has `generate: true`.
     pub fn new(rules: &[Rule]) -> (Engine, Vec<Rejected>) {
+        Engine::build(rules, true)
+    }
+
+    /// The engine without its field index: every search is evaluated directly, on every
+    /// event, by comparing strings. Slow; the reference the indexed engine is checked against.
+    pub fn unindexed(rules: &[Rule]) -> (Engine, Vec<Rejected>) {
+        Engine::build(rules, false)
+    }
+
+    fn build(rules: &[Rule], indexed: bool) -> (Engine, Vec<Rejected>) {
         let mut fields = Fields::default();
         let mut feeding = BTreeSet::new();
         let mut generating = BTreeSet::new();
@@ -1079,11 +1164,20 @@ impl Engine {
             }
         }
         let n = needs.len();
+        if indexed {
+            fields.lits.build();
+        }
         (
             Engine {
                 rules: compiled,
                 fields,
-                prefilter: Prefilter::new(&needs),
+                prefilter: Prefilter::new(&needs.iter().map(|n| n.raw.clone()).collect::<Vec<_>>()),
+                test_clauses: Clauses::new(
+                    &needs.iter().map(|n| n.tests.clone()).collect::<Vec<_>>(),
+                    |t| *t,
+                ),
+                test_scratch: ClauseScratch::default(),
+                cands: Vec::new(),
                 leaf_rule,
                 stateful,
                 on: vec![false; n],
@@ -1113,36 +1207,7 @@ impl Engine {
     /// [`Prefilter::scan`] returns them) can match; the others are not evaluated. Gives the
     /// same alerts as [`Engine::process`] whenever the other searches do not match.
     pub fn process_candidates(&mut self, ev: &Event, leaves: &[u32]) -> Vec<Alert> {
-        self.todo.clear();
-        for &l in leaves {
-            self.on[l as usize] = true;
-            let r = self.leaf_rule[l as usize];
-            if self.todo.last() != Some(&r) {
-                self.todo.push(r);
-            }
-        }
-        if !self.stateful.is_empty() {
-            self.todo.extend_from_slice(&self.stateful);
-            self.todo.sort_unstable();
-            self.todo.dedup();
-        }
-        let mut out = Vec::new();
-        if !self.todo.is_empty() {
-            let ctx = EventCtx::new(&ev.value, &self.fields);
-            for &i in &self.todo {
-                let r = &mut self.rules[i as usize];
-                let occs = r.proc.event(ev, &ctx, Some(&self.on));
-                if !r.silent {
-                    for o in occs {
-                        out.push(make_alert(&r.rule, &r.outputs, o, self.include_events));
-                    }
-                }
-            }
-        }
-        for &l in leaves {
-            self.on[l as usize] = false;
-        }
-        out
+        self.run(ev, Some(leaves))
     }
 
     /// Number of rules that compiled.
@@ -1157,15 +1222,63 @@ impl Engine {
 
     /// Feeds one event (events should arrive in time order; see docs/semantics.md).
     pub fn process(&mut self, ev: &Event) -> Vec<Alert> {
+        self.run(ev, None)
+    }
+
+    /// Evaluates the searches that can match (among `raw`, when given): those whose indexed
+    /// tests hold as their needs say. Rules with state see every event, for its time.
+    fn run(&mut self, ev: &Event, raw: Option<&[u32]>) -> Vec<Alert> {
+        if raw.is_some_and(|l| l.is_empty()) && self.stateful.is_empty() {
+            return Vec::new();
+        }
         let ctx = EventCtx::new(&ev.value, &self.fields);
+        self.cands.clear();
+        if raw.is_none_or(|l| !l.is_empty()) {
+            match ctx.lit_hits() {
+                Some(h) => {
+                    let sc = &mut self.test_scratch;
+                    self.test_clauses.begin(sc);
+                    for &t in &h.list {
+                        self.test_clauses.hit(t as usize, sc);
+                    }
+                    self.test_clauses.finish(sc);
+                    match raw {
+                        // Both are necessary: a candidate passes both.
+                        Some(raw) => intersect(raw, &sc.leaves, &mut self.cands),
+                        None => self.cands.extend_from_slice(&sc.leaves),
+                    }
+                }
+                None => match raw {
+                    Some(raw) => self.cands.extend_from_slice(raw),
+                    None => self.cands.extend(0..self.on.len() as u32),
+                },
+            }
+        }
+        self.todo.clear();
+        for &l in &self.cands {
+            self.on[l as usize] = true;
+            let r = self.leaf_rule[l as usize];
+            if self.todo.last() != Some(&r) {
+                self.todo.push(r);
+            }
+        }
+        if !self.stateful.is_empty() {
+            self.todo.extend_from_slice(&self.stateful);
+            self.todo.sort_unstable();
+            self.todo.dedup();
+        }
         let mut out = Vec::new();
-        for r in &mut self.rules {
-            let occs = r.proc.event(ev, &ctx, None);
+        for &i in &self.todo {
+            let r = &mut self.rules[i as usize];
+            let occs = r.proc.event(ev, &ctx, Some(&self.on));
             if !r.silent {
                 for o in occs {
                     out.push(make_alert(&r.rule, &r.outputs, o, self.include_events));
                 }
             }
+        }
+        for &l in &self.cands {
+            self.on[l as usize] = false;
         }
         out
     }

@@ -6,6 +6,7 @@
 pub mod alert;
 pub mod engine;
 pub mod event;
+pub mod index;
 pub mod matcher;
 pub mod pattern;
 pub mod prefilter;

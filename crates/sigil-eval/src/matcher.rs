@@ -2,6 +2,7 @@
 //! many rules reading the same field look it up (and case-fold it) once.
 
 use crate::event::{self, Layout};
+use crate::index::{Hits, LitIndex, LitKey};
 use crate::pattern::{Wild, fold};
 use crate::time;
 use ipnet::IpNet;
@@ -28,6 +29,8 @@ pub enum CompileError {
 pub struct Fields {
     ids: HashMap<String, usize>,
     names: Vec<String>,
+    /// Literal tests of the matchers compiled with these fields, indexed by field.
+    pub lits: LitIndex,
 }
 
 impl Fields {
@@ -39,6 +42,10 @@ impl Fields {
         self.names.push(path.to_string());
         self.ids.insert(path.to_string(), self.names.len() - 1);
         self.names.len() - 1
+    }
+    /// The id of a path already interned.
+    pub fn get(&self, path: &str) -> Option<usize> {
+        self.ids.get(path).copied()
     }
     /// How many paths are interned.
     pub fn len(&self) -> usize {
@@ -83,6 +90,9 @@ enum T {
     FieldRef(usize, RefMatch, bool),
     TimePart(TimePart, CmpOp, i64),
     Element(Box<Node>),
+    /// A literal test registered in [`Fields::lits`]: read from the event's index hits once
+    /// the index is built, else evaluated as the inner test.
+    Indexed(u32, Box<T>),
 }
 
 enum Node {
@@ -209,7 +219,7 @@ impl Matcher {
     /// Compiles an expression; field paths are interned in `fields`.
     pub fn new(e: &Expr, layout: Layout, fields: &mut Fields) -> Result<Matcher, CompileError> {
         Ok(Matcher {
-            root: compile(e, fields)?,
+            root: compile(e, fields, Some(layout))?,
             layout,
         })
     }
@@ -220,19 +230,21 @@ impl Matcher {
     }
 }
 
-fn compile(e: &Expr, fields: &mut Fields) -> Result<Node, CompileError> {
+/// Compiles an expression. With `index` (the layout it is evaluated with), literal tests on
+/// fields are registered in the field index.
+fn compile(e: &Expr, fields: &mut Fields, index: Option<Layout>) -> Result<Node, CompileError> {
     Ok(match e {
         Expr::And(v) => Node::And(
             v.iter()
-                .map(|x| compile(x, fields))
+                .map(|x| compile(x, fields, index))
                 .collect::<Result<_, _>>()?,
         ),
         Expr::Or(v) => Node::Or(
             v.iter()
-                .map(|x| compile(x, fields))
+                .map(|x| compile(x, fields, index))
                 .collect::<Result<_, _>>()?,
         ),
-        Expr::Not(x) => Node::Not(Box::new(compile(x, fields)?)),
+        Expr::Not(x) => Node::Not(Box::new(compile(x, fields, index)?)),
         Expr::Const(b) => Node::Const(*b),
         Expr::Pred(p) => {
             let target = match &p.target {
@@ -255,7 +267,7 @@ fn compile(e: &Expr, fields: &mut Fields) -> Result<Node, CompileError> {
                 Test::Null => T::Null,
                 Test::FieldRef(other, how, c) => T::FieldRef(fields.id(other), *how, ci(c)),
                 Test::TimePart(part, op, v) => T::TimePart(*part, *op, *v),
-                Test::Element(inner) => T::Element(Box::new(compile(inner, fields)?)),
+                Test::Element(inner) => T::Element(Box::new(compile(inner, fields, None)?)),
                 Test::Placeholder(parts, _) => {
                     let name = parts
                         .iter()
@@ -266,6 +278,13 @@ fn compile(e: &Expr, fields: &mut Fields) -> Result<Node, CompileError> {
                         .unwrap_or_default();
                     return Err(CompileError::Placeholder(name));
                 }
+            };
+            let t = match (target, index) {
+                (Some(id), Some(layout)) => match LitKey::of(p, id, layout) {
+                    Some(key) => T::Indexed(fields.lits.register(key), Box::new(t)),
+                    None => t,
+                },
+                _ => t,
             };
             Node::Pred(target, t)
         }
@@ -279,12 +298,17 @@ pub struct EventCtx<'a> {
     /// The parsed event.
     pub value: &'a Value,
     names: &'a Fields,
-    values: Vec<OnceCell<Few<&'a Value>>>,
-    lowered: Vec<OnceCell<Few<Option<Cow<'a, str>>>>>,
+    /// Per layout (allocated when first used), per field.
+    values: [PerField<Few<&'a Value>>; 2],
+    lowered: [PerField<Few<Option<Cow<'a, str>>>>; 2],
     keywords: OnceCell<Vec<&'a str>>,
     keywords_folded: OnceCell<Vec<Cow<'a, str>>>,
+    hits: OnceCell<Option<Hits>>,
     scratch: RefCell<Vec<&'a Value>>,
 }
+
+/// One lazily filled slot per interned field, allocated on first use.
+type PerField<T> = OnceCell<Box<[OnceCell<T>]>>;
 
 /// None, one or several items; one item needs no allocation.
 enum Few<T> {
@@ -307,27 +331,31 @@ impl<T> Few<T> {
     }
 }
 
-fn slot(id: usize, layout: Layout) -> usize {
-    id * 2 + usize::from(layout == Layout::Windows)
+fn layout_slot(layout: Layout) -> usize {
+    usize::from(layout == Layout::Windows)
+}
+
+fn slots<T>(n: usize) -> Box<[OnceCell<T>]> {
+    (0..n).map(|_| OnceCell::new()).collect()
 }
 
 impl<'a> EventCtx<'a> {
     /// Wraps an event for evaluation against matchers compiled with `names`.
     pub fn new(value: &'a Value, names: &'a Fields) -> Self {
-        let n = names.len() * 2;
         EventCtx {
             value,
             names,
-            values: (0..n).map(|_| OnceCell::new()).collect(),
-            lowered: (0..n).map(|_| OnceCell::new()).collect(),
+            values: Default::default(),
+            lowered: Default::default(),
             keywords: OnceCell::new(),
             keywords_folded: OnceCell::new(),
+            hits: OnceCell::new(),
             scratch: RefCell::new(Vec::new()),
         }
     }
 
     fn field(&self, id: usize, layout: Layout) -> &[&'a Value] {
-        self.values[slot(id, layout)]
+        self.values[layout_slot(layout)].get_or_init(|| slots(self.names.len()))[id]
             .get_or_init(|| {
                 let mut out = self.scratch.take();
                 out.clear();
@@ -349,8 +377,44 @@ impl<'a> EventCtx<'a> {
             .as_slice()
     }
 
+    /// The literal tests of [`Fields::lits`] that hold for this event (`None` until the
+    /// index is built).
+    pub fn lit_hits(&self) -> Option<&Hits> {
+        self.hits
+            .get_or_init(|| {
+                let lits = &self.names.lits;
+                lits.is_built().then(|| {
+                    // Folded into one reused buffer (the `lowered` cache is for predicates).
+                    let mut buf = String::new();
+                    lits.hits(|field, layout, ci, each| {
+                        if ci {
+                            for v in self.field(field, layout) {
+                                if let Some(t) = text(v) {
+                                    if t.is_ascii() {
+                                        buf.clear();
+                                        buf.push_str(&t);
+                                        buf.make_ascii_lowercase();
+                                        each(&buf);
+                                    } else {
+                                        each(&fold(&t));
+                                    }
+                                }
+                            }
+                        } else {
+                            for v in self.field(field, layout) {
+                                if let Some(t) = text(v) {
+                                    each(&t);
+                                }
+                            }
+                        }
+                    })
+                })
+            })
+            .as_ref()
+    }
+
     fn lowered(&self, id: usize, layout: Layout) -> &[Option<Cow<'a, str>>] {
-        self.lowered[slot(id, layout)]
+        self.lowered[layout_slot(layout)].get_or_init(|| slots(self.names.len()))[id]
             .get_or_init(|| {
                 let vals = self.field(id, layout);
                 Few::from_vec(vals.iter().map(|v| folded(v)).collect())
@@ -458,6 +522,10 @@ fn keyword(t: &T, ev: &EventCtx) -> bool {
 fn pred(id: usize, t: &T, ev: &EventCtx, layout: Layout) -> bool {
     let vals = ev.field(id, layout);
     match t {
+        T::Indexed(test, inner) => match ev.lit_hits() {
+            Some(h) => h.get(*test),
+            None => pred(id, inner, ev, layout),
+        },
         // Each element is evaluated as an event of its own, so all of the inner predicates
         // read the same element.
         T::Element(inner) => vals

@@ -39,27 +39,45 @@ pub const FOLDS_TO_ASCII: &[char] = &[
     '\u{FB04}', '\u{FB05}', '\u{FB06}',
 ];
 
-/// What a search needs in a line to possibly match it.
+/// What a search needs to possibly match: clauses of atoms (raw-line literals here; the
+/// engine also uses indexed test ids).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Need {
+pub enum Need<A = Vec<u8>> {
     /// Nothing is known: every line is a candidate.
     Any,
-    /// Every clause must hold: one of its literals (lower-case, JSON-escaped bytes) occurs in
-    /// the line, ASCII case-insensitively. An empty clause never holds.
-    All(Vec<Vec<Vec<u8>>>),
+    /// Every clause must hold: one of its atoms occurs (for literals: lower-case,
+    /// JSON-escaped bytes found in the line, ASCII case-insensitively). An empty clause
+    /// never holds.
+    All(Vec<Vec<A>>),
 }
 
 /// The literals any match of `e` requires.
 pub fn need(e: &Expr) -> Need {
+    need_by(e, &mut literal, &|l: &Vec<u8>| l.len(), &simplify)
+}
+
+/// What any match of `e` requires, given the clause each predicate requires (`atom`), a
+/// selectivity score of atoms (longer literals are rarer) and a clause simplifier.
+pub fn need_by<A: Clone + Ord>(
+    e: &Expr,
+    atom: &mut dyn FnMut(&Predicate) -> Option<Vec<A>>,
+    score: &dyn Fn(&A) -> usize,
+    simplify: &dyn Fn(Vec<A>) -> Vec<A>,
+) -> Need<A> {
+    // Higher is more selective: best shortest atom first, then fewer atoms.
+    let quality = |c: &[A]| {
+        let shortest = c.iter().map(score).min().unwrap_or(usize::MAX);
+        (shortest.min(64), std::cmp::Reverse(c.len()))
+    };
     match e {
-        Expr::Pred(p) => match literal(p) {
+        Expr::Pred(p) => match atom(p) {
             Some(c) => Need::All(vec![simplify(c)]),
             None => Need::Any,
         },
         Expr::And(items) => {
-            let mut clauses: Vec<Vec<Vec<u8>>> = Vec::new();
+            let mut clauses: Vec<Vec<A>> = Vec::new();
             for i in items {
-                if let Need::All(c) = need(i) {
+                if let Need::All(c) = need_by(i, atom, score, simplify) {
                     clauses.extend(c);
                 }
             }
@@ -74,7 +92,7 @@ pub fn need(e: &Expr) -> Need {
         Expr::Or(items) => {
             let mut union = Vec::new();
             for i in items {
-                match need(i) {
+                match need_by(i, atom, score, simplify) {
                     Need::Any => return Need::Any,
                     Need::All(c) => {
                         // The best clause of each branch: any match satisfies one branch.
@@ -90,12 +108,6 @@ pub fn need(e: &Expr) -> Need {
         Expr::Const(true) => Need::Any,
         Expr::Const(false) => Need::All(vec![Vec::new()]),
     }
-}
-
-/// Higher is more selective: long shortest literal first, then fewer literals.
-fn quality(c: &[Vec<u8>]) -> (usize, std::cmp::Reverse<usize>) {
-    let shortest = c.iter().map(Vec::len).min().unwrap_or(usize::MAX);
-    (shortest.min(64), std::cmp::Reverse(c.len()))
 }
 
 /// Sorts and deduplicates a clause, and drops literals that contain another of its literals
@@ -162,7 +174,10 @@ fn literal(p: &Predicate) -> Option<Vec<Vec<u8>>> {
         }
     }
     // The most selective option: longest shortest literal, then fewest literals.
-    options.into_iter().max_by_key(|c| quality(c))
+    options.into_iter().max_by_key(|c| {
+        let shortest = c.iter().map(Vec::len).min().unwrap_or(0);
+        (shortest.min(64), std::cmp::Reverse(c.len()))
+    })
 }
 
 /// Text a number's text could hold (`1e3` reads as `1000.0`): not usable as a literal.
@@ -240,29 +255,134 @@ enum Search {
 /// At most this many literals are searched one by one (each a SIMD substring search).
 const FEW: usize = 8;
 
+/// Which leaves hold, given which atoms occur: the clause bookkeeping of a set of needs.
+#[derive(Clone, Debug, Default)]
+pub struct Clauses {
+    /// Atom → clauses it satisfies.
+    atom_clauses: Vec<Vec<u32>>,
+    /// Clause → its leaf.
+    clause_leaf: Vec<u32>,
+    /// Leaf → clauses it needs (0: always a candidate).
+    leaf_need: Vec<u32>,
+    /// Leaves that are candidates whatever occurs.
+    always: Vec<u32>,
+}
+
+/// Working memory of [`Clauses`] (reused across events).
+#[derive(Clone, Debug, Default)]
+pub struct ClauseScratch {
+    generation: u32,
+    atom_seen: Vec<u32>,
+    clause_seen: Vec<u32>,
+    leaf_seen: Vec<u32>,
+    leaf_hits: Vec<u32>,
+    /// The candidate leaves, ascending, after [`Clauses::finish`].
+    pub leaves: Vec<u32>,
+}
+
+impl Clauses {
+    /// The bookkeeping of leaf `i` needing `needs[i]`, atoms numbered by `atom_id`.
+    pub fn new<A>(needs: &[Need<A>], mut atom_id: impl FnMut(&A) -> u32) -> Clauses {
+        let mut c = Clauses::default();
+        for (leaf, n) in needs.iter().enumerate() {
+            match n {
+                Need::Any => {
+                    c.leaf_need.push(0);
+                    c.always.push(leaf as u32);
+                }
+                Need::All(clauses) => {
+                    c.leaf_need.push(clauses.len() as u32);
+                    for cl in clauses {
+                        let cid = c.clause_leaf.len() as u32;
+                        c.clause_leaf.push(leaf as u32);
+                        for a in cl {
+                            let id = atom_id(a) as usize;
+                            if id >= c.atom_clauses.len() {
+                                c.atom_clauses.resize(id + 1, Vec::new());
+                            }
+                            c.atom_clauses[id].push(cid);
+                        }
+                    }
+                }
+            }
+        }
+        c
+    }
+
+    /// Number of leaves.
+    pub fn leaves(&self) -> usize {
+        self.leaf_need.len()
+    }
+
+    /// Leaves that are candidates whatever occurs.
+    pub fn always(&self) -> &[u32] {
+        &self.always
+    }
+
+    /// Starts an event.
+    pub fn begin(&self, sc: &mut ClauseScratch) {
+        if sc.leaf_seen.len() != self.leaf_need.len()
+            || sc.atom_seen.len() != self.atom_clauses.len()
+            || sc.generation == u32::MAX
+        {
+            *sc = ClauseScratch {
+                generation: 0,
+                atom_seen: vec![0; self.atom_clauses.len()],
+                clause_seen: vec![0; self.clause_leaf.len()],
+                leaf_seen: vec![0; self.leaf_need.len()],
+                leaf_hits: vec![0; self.leaf_need.len()],
+                leaves: Vec::new(),
+            };
+        }
+        sc.generation += 1;
+        sc.leaves.clear();
+    }
+
+    /// Atom `a` occurs.
+    #[inline]
+    pub fn hit(&self, a: usize, sc: &mut ClauseScratch) {
+        let g = sc.generation;
+        if a >= self.atom_clauses.len() || sc.atom_seen[a] == g {
+            return;
+        }
+        sc.atom_seen[a] = g;
+        for &c in &self.atom_clauses[a] {
+            let c = c as usize;
+            if sc.clause_seen[c] == g {
+                continue;
+            }
+            sc.clause_seen[c] = g;
+            let leaf = self.clause_leaf[c] as usize;
+            if sc.leaf_seen[leaf] != g {
+                sc.leaf_seen[leaf] = g;
+                sc.leaf_hits[leaf] = 0;
+            }
+            sc.leaf_hits[leaf] += 1;
+            if sc.leaf_hits[leaf] == self.leaf_need[leaf] {
+                sc.leaves.push(leaf as u32);
+            }
+        }
+    }
+
+    /// Ends an event: `sc.leaves` holds the candidate leaves, ascending.
+    pub fn finish(&self, sc: &mut ClauseScratch) {
+        sc.leaves.extend_from_slice(&self.always);
+        sc.leaves.sort_unstable();
+    }
+}
+
 /// The compiled prefilter over a set of searches (leaves), numbered from 0.
 #[derive(Clone, Debug)]
 pub struct Prefilter {
     /// Over the lower-cased line; pattern `i` is literal `i`.
     search: Search,
-    /// Literal → clauses it satisfies.
-    lit_clauses: Vec<Vec<u32>>,
-    /// Clause → its leaf.
-    clause_leaf: Vec<u32>,
-    /// Leaf → clauses it needs (0: always a candidate).
-    leaf_need: Vec<u32>,
-    /// Leaves that are candidates for every line.
-    always: Vec<u32>,
+    clauses: Clauses,
 }
 
 /// Per-line working memory of [`Prefilter::scan`] (reused across lines).
 #[derive(Clone, Debug, Default)]
 pub struct Scratch {
-    generation: u32,
-    lit_seen: Vec<u32>,
-    clause_seen: Vec<u32>,
-    leaf_seen: Vec<u32>,
-    leaf_hits: Vec<u32>,
+    clauses: ClauseScratch,
     lower: Vec<u8>,
     /// The candidate leaves of the last line scanned, ascending.
     pub leaves: Vec<u32>,
@@ -272,36 +392,14 @@ impl Prefilter {
     /// Builds the prefilter of searches given by their needs, leaf `i` being `needs[i]`.
     pub fn new(needs: &[Need]) -> Prefilter {
         let mut lit_ids: HashMap<Vec<u8>, u32> = HashMap::new();
-        let mut lit_clauses: Vec<Vec<u32>> = Vec::new();
-        let mut clause_leaf = Vec::new();
-        let mut leaf_need = Vec::new();
-        let mut always = Vec::new();
-        for (leaf, n) in needs.iter().enumerate() {
-            match n {
-                Need::Any => {
-                    leaf_need.push(0);
-                    always.push(leaf as u32);
-                }
-                Need::All(clauses) => {
-                    leaf_need.push(clauses.len() as u32);
-                    for c in clauses {
-                        let cid = clause_leaf.len() as u32;
-                        clause_leaf.push(leaf as u32);
-                        for l in c {
-                            let next = lit_ids.len() as u32;
-                            let id = *lit_ids.entry(l.to_ascii_lowercase()).or_insert(next);
-                            if id as usize == lit_clauses.len() {
-                                lit_clauses.push(Vec::new());
-                            }
-                            lit_clauses[id as usize].push(cid);
-                        }
-                    }
-                }
-            }
-        }
-        let mut lits: Vec<(Vec<u8>, u32)> = lit_ids.into_iter().collect();
-        lits.sort_by_key(|(_, id)| *id);
-        let patterns: Vec<Vec<u8>> = lits.into_iter().map(|(l, _)| l).collect();
+        let mut patterns: Vec<Vec<u8>> = Vec::new();
+        let clauses = Clauses::new(needs, |l: &Vec<u8>| {
+            let l = l.to_ascii_lowercase();
+            *lit_ids.entry(l.clone()).or_insert_with(|| {
+                patterns.push(l);
+                (patterns.len() - 1) as u32
+            })
+        });
         let search = if patterns.len() <= FEW {
             Search::Few(
                 patterns
@@ -328,23 +426,22 @@ impl Prefilter {
                 .expect("literal patterns always build");
             Search::Many(ac)
         };
-        Prefilter {
-            search,
-            lit_clauses,
-            clause_leaf,
-            leaf_need,
-            always,
-        }
+        Prefilter { search, clauses }
     }
 
     /// Number of leaves.
     pub fn leaves(&self) -> usize {
-        self.leaf_need.len()
+        self.clauses.leaves()
     }
 
     /// Leaves that are candidates on every line (their searches require no literal).
     pub fn always(&self) -> &[u32] {
-        &self.always
+        self.clauses.always()
+    }
+
+    /// True when some line can have no candidate at all: only then can lines be skipped.
+    pub fn can_skip_lines(&self) -> bool {
+        self.clauses.always().is_empty() && self.leaves() > 0
     }
 
     /// True when the line may hide a literal: an escape that is not the only spelling of
@@ -353,10 +450,7 @@ impl Prefilter {
     pub fn unsafe_line(&self, line: &[u8]) -> bool {
         // Any escape but the sole spellings (`\" \\ \b \f \n \r \t`) may hide a literal;
         // invalid ones are left to the full parse to report.
-        if !crate::raw::escapes_ok(line) {
-            return true;
-        }
-        !line.is_ascii() && crate::raw::folds_to_ascii(line)
+        !crate::raw::escapes_ok(line) || !line.is_ascii() && crate::raw::folds_to_ascii(line)
     }
 
     /// Scans a line. Returns false when the line is not safe to prefilter (every leaf is a
@@ -373,66 +467,28 @@ impl Prefilter {
     /// (see [`Prefilter::unsafe_line`]; [`crate::raw::TimeReader::time`] accepts only safe
     /// lines too).
     pub fn candidates(&self, line: &[u8], sc: &mut Scratch) {
-        if sc.leaf_seen.len() != self.leaf_need.len() || sc.generation == u32::MAX {
-            *sc = Scratch {
-                generation: 0,
-                lit_seen: vec![0; self.lit_clauses.len()],
-                clause_seen: vec![0; self.clause_leaf.len()],
-                leaf_seen: vec![0; self.leaf_need.len()],
-                leaf_hits: vec![0; self.leaf_need.len()],
-                lower: Vec::new(),
-                leaves: Vec::new(),
-            };
-        }
-        sc.generation += 1;
-        sc.leaves.clear();
-        let mut lower = std::mem::take(&mut sc.lower);
+        let cs = &mut sc.clauses;
+        self.clauses.begin(cs);
+        let lower = &mut sc.lower;
         lower.clear();
-        lower.extend(line.iter().map(u8::to_ascii_lowercase));
+        lower.extend_from_slice(line);
+        lower.make_ascii_lowercase();
         match &self.search {
             Search::Few(finders) => {
                 for (l, f) in finders.iter().enumerate() {
-                    if f.find(&lower).is_some() {
-                        self.hit(l, sc);
+                    if f.find(lower).is_some() {
+                        self.clauses.hit(l, cs);
                     }
                 }
             }
             Search::Many(ac) => {
-                for m in ac.find_overlapping_iter(&lower) {
-                    self.hit(m.pattern().as_usize(), sc);
+                for m in ac.find_overlapping_iter(&lower[..]) {
+                    self.clauses.hit(m.pattern().as_usize(), cs);
                 }
             }
         }
-        sc.lower = lower;
-        if !self.always.is_empty() {
-            sc.leaves.extend_from_slice(&self.always);
-        }
-        sc.leaves.sort_unstable();
-    }
-
-    /// Literal `l` occurs in the line.
-    fn hit(&self, l: usize, sc: &mut Scratch) {
-        let g = sc.generation;
-        if sc.lit_seen[l] == g {
-            return;
-        }
-        sc.lit_seen[l] = g;
-        for &c in &self.lit_clauses[l] {
-            let c = c as usize;
-            if sc.clause_seen[c] == g {
-                continue;
-            }
-            sc.clause_seen[c] = g;
-            let leaf = self.clause_leaf[c] as usize;
-            if sc.leaf_seen[leaf] != g {
-                sc.leaf_seen[leaf] = g;
-                sc.leaf_hits[leaf] = 0;
-            }
-            sc.leaf_hits[leaf] += 1;
-            if sc.leaf_hits[leaf] == self.leaf_need[leaf] {
-                sc.leaves.push(leaf as u32);
-            }
-        }
+        self.clauses.finish(cs);
+        std::mem::swap(&mut sc.leaves, &mut cs.leaves);
     }
 }
 

@@ -1,0 +1,425 @@
+//! Literal tests indexed by field: every equals / prefix / suffix / contains test of every
+//! rule on one field (per layout and case rule) goes into one Aho-Corasick automaton, so an
+//! event's value is searched once for all of them. Each test gets an id; per event the index
+//! yields the set of tests that hold, which the matcher reads instead of comparing strings,
+//! and the engine uses to pick candidate rules.
+//!
+//! A test holds exactly when the string comparison it replaces would: the automaton reports
+//! every occurrence of every literal (overlapping search), and a literal occurring at
+//! `[s, e)` in a value of length `n` satisfies contains, prefix when `s = 0`, suffix when
+//! `e = n`, and equals when both. Case-insensitive tests search the folded values the
+//! matcher compares, case-sensitive ones the values' text.
+
+use crate::event::Layout;
+use daachorse::DoubleArrayAhoCorasick;
+use sigil_ir::{Case, Predicate, Seg, Test, Value as IrValue};
+use std::collections::HashMap;
+
+/// How a literal must sit in the value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// The whole value.
+    Exact,
+    /// At the start.
+    Prefix,
+    /// At the end.
+    Suffix,
+    /// Anywhere.
+    Contains,
+}
+
+/// One indexable test: field, layout, case rule, placement and literal (folded when
+/// case-insensitive, as the matcher folds it).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct LitKey {
+    field: usize,
+    windows: bool,
+    ci: bool,
+    kind: Kind,
+    lit: String,
+}
+
+impl LitKey {
+    /// The key of a predicate on field `field` (interned id), or `None` when it is not a
+    /// literal test (regexes, numbers, wildcards in the middle, empty literals, …).
+    pub fn of(p: &Predicate, field: usize, layout: Layout) -> Option<LitKey> {
+        let (kind, lit, case) = match &p.test {
+            Test::Eq(IrValue::Str(s), c) => (Kind::Exact, s.as_str(), *c),
+            Test::Pattern(pat, c) => match pat.0.as_slice() {
+                [Seg::Lit(l)] => (Kind::Exact, l.as_str(), *c),
+                [Seg::Lit(l), Seg::Any] => (Kind::Prefix, l.as_str(), *c),
+                [Seg::Any, Seg::Lit(l)] => (Kind::Suffix, l.as_str(), *c),
+                [Seg::Any, Seg::Lit(l), Seg::Any] => (Kind::Contains, l.as_str(), *c),
+                _ => return None,
+            },
+            _ => return None,
+        };
+        let ci = case == Case::Insensitive;
+        let lit = if ci {
+            crate::pattern::fold(lit)
+        } else {
+            lit.to_string()
+        };
+        if lit.is_empty() {
+            return None;
+        }
+        Some(LitKey {
+            field,
+            windows: layout == Layout::Windows,
+            ci,
+            kind,
+            lit,
+        })
+    }
+}
+
+/// Contains-tests any match of a predicate that is not itself indexable requires (one of
+/// them holds whenever it matches): a wildcard pattern's longest literal, the prefix
+/// literals of a regex. `None` when nothing is known.
+pub fn implied(p: &Predicate, field: usize, layout: Layout) -> Option<Vec<LitKey>> {
+    let key = |lit: String, ci: bool| LitKey {
+        field,
+        windows: layout == Layout::Windows,
+        ci,
+        kind: Kind::Contains,
+        lit,
+    };
+    match &p.test {
+        Test::Pattern(pat, c) => {
+            let ci = *c == Case::Insensitive;
+            let longest = pat
+                .0
+                .iter()
+                .filter_map(|s| match s {
+                    Seg::Lit(l) => Some(l),
+                    _ => None,
+                })
+                .max_by_key(|l| l.len())?;
+            let lit = if ci {
+                crate::pattern::fold(longest)
+            } else {
+                longest.clone()
+            };
+            (!lit.is_empty()).then(|| vec![key(lit, ci)])
+        }
+        Test::Regex(src, f) => {
+            // Every match starts with one of the regex's prefix literals (when they are
+            // finitely many), and the regex searches the value's text.
+            let hir = regex_syntax::ParserBuilder::new()
+                .case_insensitive(f.ignore_case)
+                .multi_line(f.multi_line)
+                .dot_matches_new_line(f.dot_all)
+                .build()
+                .parse(src)
+                .ok()?;
+            let seq = regex_syntax::hir::literal::Extractor::new().extract(&hir);
+            let lits = seq.literals()?;
+            if lits.is_empty() || lits.len() > 64 {
+                return None;
+            }
+            lits.iter()
+                .map(|l| {
+                    let s = std::str::from_utf8(l.as_bytes()).ok()?;
+                    (s.len() >= 2).then(|| key(s.to_string(), false))
+                })
+                .collect()
+        }
+        _ => None,
+    }
+}
+
+/// Tests that one literal of a group can satisfy, by placement (equality is looked up).
+#[derive(Clone, Debug, Default)]
+struct PatTests {
+    prefix: Vec<u32>,
+    suffix: Vec<u32>,
+    contains: Vec<u32>,
+}
+
+/// A double-array Aho-Corasick automaton (pattern value: index in the group's `pats`).
+#[derive(Clone)]
+struct Automaton(DoubleArrayAhoCorasick<u32>);
+
+impl std::fmt::Debug for Automaton {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Automaton({} bytes)", self.0.heap_bytes())
+    }
+}
+
+/// The automaton of one field, layout and case rule.
+#[derive(Clone, Debug)]
+struct Group {
+    field: usize,
+    layout: Layout,
+    ci: bool,
+    /// Equality tests by literal: one lookup of the whole value.
+    exact: HashMap<Box<str>, Vec<u32>>,
+    /// The other tests' literals, when there are any (pattern value: index in `pats`).
+    ac: Option<Automaton>,
+    pats: Vec<PatTests>,
+}
+
+/// The registry of literal tests and, once built, their automata.
+#[derive(Clone, Debug, Default)]
+pub struct LitIndex {
+    ids: HashMap<LitKey, u32>,
+    tests: Vec<LitKey>,
+    groups: Vec<Group>,
+    built: bool,
+}
+
+/// The tests that hold for one event.
+#[derive(Clone, Debug, Default)]
+pub struct Hits {
+    bits: Vec<u64>,
+    /// Every test that holds, once.
+    pub list: Vec<u32>,
+}
+
+impl Hits {
+    /// True when test `id` holds.
+    #[inline]
+    pub fn get(&self, id: u32) -> bool {
+        self.bits[(id / 64) as usize] & (1 << (id % 64)) != 0
+    }
+
+    fn set(&mut self, id: u32) {
+        let w = &mut self.bits[(id / 64) as usize];
+        let b = 1 << (id % 64);
+        if *w & b == 0 {
+            *w |= b;
+            self.list.push(id);
+        }
+    }
+}
+
+impl LitIndex {
+    /// The id of a test, registering it on first use. Adding tests undoes [`LitIndex::build`].
+    pub fn register(&mut self, key: LitKey) -> u32 {
+        if let Some(&id) = self.ids.get(&key) {
+            return id;
+        }
+        let id = self.tests.len() as u32;
+        self.ids.insert(key.clone(), id);
+        self.tests.push(key);
+        self.built = false;
+        id
+    }
+
+    /// The id of a registered test.
+    pub fn lookup(&self, key: &LitKey) -> Option<u32> {
+        self.ids.get(key).copied()
+    }
+
+    /// Number of tests.
+    pub fn len(&self) -> usize {
+        self.tests.len()
+    }
+
+    /// True when no test is registered.
+    pub fn is_empty(&self) -> bool {
+        self.tests.is_empty()
+    }
+
+    /// True once the automata are built for every registered test.
+    pub fn is_built(&self) -> bool {
+        self.built
+    }
+
+    /// The length of a test's literal (longer literals select better).
+    pub fn literal_len(&self, id: u32) -> usize {
+        self.tests[id as usize].lit.len()
+    }
+
+    /// Builds one automaton per field, layout and case rule.
+    pub fn build(&mut self) {
+        let mut by_group: HashMap<(usize, bool, bool), Vec<u32>> = HashMap::new();
+        for (id, k) in self.tests.iter().enumerate() {
+            by_group
+                .entry((k.field, k.windows, k.ci))
+                .or_default()
+                .push(id as u32);
+        }
+        let mut keys: Vec<(usize, bool, bool)> = by_group.keys().copied().collect();
+        keys.sort_unstable();
+        self.groups.clear();
+        for g in keys {
+            let mut lits: Vec<&str> = Vec::new();
+            let mut pats: Vec<PatTests> = Vec::new();
+            let mut pos: HashMap<&str, usize> = HashMap::new();
+            let mut exact: HashMap<Box<str>, Vec<u32>> = HashMap::new();
+            for &id in &by_group[&g] {
+                let k = &self.tests[id as usize];
+                if k.kind == Kind::Exact {
+                    exact.entry(k.lit.as_str().into()).or_default().push(id);
+                    continue;
+                }
+                let p = *pos.entry(k.lit.as_str()).or_insert_with(|| {
+                    lits.push(k.lit.as_str());
+                    pats.push(PatTests::default());
+                    lits.len() - 1
+                });
+                let t = &mut pats[p];
+                match k.kind {
+                    Kind::Prefix => t.prefix.push(id),
+                    Kind::Suffix => t.suffix.push(id),
+                    Kind::Contains | Kind::Exact => t.contains.push(id),
+                }
+            }
+            // A double-array automaton: compact, and cheap to start on short values.
+            let ac = (!lits.is_empty()).then(|| {
+                Automaton(
+                    DoubleArrayAhoCorasick::with_values(
+                        lits.iter().zip(0u32..).map(|(l, i)| (*l, i)),
+                    )
+                    .expect("distinct, non-empty literals always build"),
+                )
+            });
+            self.groups.push(Group {
+                field: g.0,
+                layout: if g.1 { Layout::Windows } else { Layout::Plain },
+                ci: g.2,
+                exact,
+                ac,
+                pats,
+            });
+        }
+        self.built = true;
+    }
+
+    /// The tests that hold for the values `values(field, layout, ci)` gives: for each group,
+    /// the folded (case-insensitive) or plain text of the field's values.
+    pub fn hits(&self, mut values: impl FnMut(usize, Layout, bool, &mut dyn FnMut(&str))) -> Hits {
+        let mut h = Hits {
+            bits: vec![0; self.tests.len().div_ceil(64)],
+            list: Vec::new(),
+        };
+        for g in &self.groups {
+            values(g.field, g.layout, g.ci, &mut |v: &str| {
+                if let Some(ids) = g.exact.get(v) {
+                    for &id in ids {
+                        h.set(id);
+                    }
+                }
+                let Some(ac) = &g.ac else { return };
+                let n = v.len();
+                for m in ac.0.find_overlapping_iter(v) {
+                    let t = &g.pats[m.value() as usize];
+                    for &id in &t.contains {
+                        h.set(id);
+                    }
+                    if m.start() == 0 {
+                        for &id in &t.prefix {
+                            h.set(id);
+                        }
+                    }
+                    if m.end() == n {
+                        for &id in &t.suffix {
+                            h.set(id);
+                        }
+                    }
+                }
+            });
+        }
+        h
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use sigil_ir::{Pattern, Target};
+
+    fn key(kind: Kind, lit: &str) -> LitKey {
+        LitKey {
+            field: 0,
+            windows: false,
+            ci: false,
+            kind,
+            lit: lit.to_string(),
+        }
+    }
+
+    fn holds(kind: Kind, lit: &str, v: &str) -> bool {
+        match kind {
+            Kind::Exact => v == lit,
+            Kind::Prefix => v.starts_with(lit),
+            Kind::Suffix => v.ends_with(lit),
+            Kind::Contains => v.contains(lit),
+        }
+    }
+
+    proptest! {
+        /// Every test holds in the index exactly when the string comparison holds.
+        #[test]
+        fn hits_agree_with_string_comparisons(
+            lits in proptest::collection::vec("[ab]{1,3}", 1..6),
+            values in proptest::collection::vec("[ab]{0,6}", 0..3),
+        ) {
+            let mut idx = LitIndex::default();
+            let kinds = [Kind::Exact, Kind::Prefix, Kind::Suffix, Kind::Contains];
+            let mut ids = Vec::new();
+            for l in &lits {
+                for k in kinds {
+                    ids.push((idx.register(key(k, l)), k, l.clone()));
+                }
+            }
+            idx.build();
+            let h = idx.hits(|_, _, _, each| values.iter().for_each(|v| each(v)));
+            for (id, k, l) in ids {
+                let want = values.iter().any(|v| holds(k, &l, v));
+                prop_assert_eq!(h.get(id), want, "{:?} {:?} over {:?}", k, l, values);
+            }
+        }
+    }
+
+    #[test]
+    fn keys_of_predicates() {
+        let p = |test| Predicate {
+            target: Target::Field("f".into()),
+            test,
+            span: None,
+        };
+        let pat = |segs: Vec<Seg>| Test::Pattern(Pattern(segs), Case::Insensitive);
+        let k = LitKey::of(
+            &p(pat(vec![Seg::Any, Seg::Lit("ABC".into())])),
+            3,
+            Layout::Plain,
+        );
+        assert_eq!(
+            k,
+            Some(LitKey {
+                field: 3,
+                windows: false,
+                ci: true,
+                kind: Kind::Suffix,
+                lit: "abc".into()
+            })
+        );
+        let general = pat(vec![Seg::Lit("a".into()), Seg::Any, Seg::Lit("bcd".into())]);
+        assert_eq!(LitKey::of(&p(general.clone()), 0, Layout::Plain), None);
+        let imp = implied(&p(general), 0, Layout::Plain).unwrap();
+        assert_eq!(imp[0].lit, "bcd");
+        assert_eq!(imp[0].kind, Kind::Contains);
+        let re = implied(
+            &p(Test::Regex(
+                "net\\s+(user|group)".into(),
+                Default::default(),
+            )),
+            0,
+            Layout::Plain,
+        )
+        .unwrap();
+        assert!(re.iter().all(|k| !k.ci && k.kind == Kind::Contains));
+        assert!(re.iter().any(|k| k.lit.starts_with("net")));
+        assert_eq!(
+            implied(
+                &p(Test::Regex("\\w+x".into(), Default::default())),
+                0,
+                Layout::Plain
+            ),
+            None
+        );
+    }
+}
