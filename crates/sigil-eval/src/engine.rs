@@ -314,6 +314,7 @@ fn compile(
                 needed: needed.into_iter().collect(),
                 groups: HashMap::new(),
                 watermark: i64::MIN,
+                next_scan: i64::MIN,
             }))
         }
         Query::Sequence(s) => {
@@ -560,6 +561,8 @@ struct ThresholdProc {
     needed: Vec<String>,
     groups: HashMap<Vec<String>, Group>,
     watermark: i64,
+    /// Stream time at which `advance` next has windows to close or groups to forget.
+    next_scan: i64,
 }
 
 impl ThresholdProc {
@@ -646,6 +649,15 @@ impl ThresholdProc {
         self.watermark = now;
         let mut out = Vec::new();
         let length = self.length;
+        // Scanning every group at every new timestamp is quadratic: tumbling windows end only
+        // at multiples of the length, and idle sliding groups need forgetting once per length.
+        if now < self.next_scan {
+            return out;
+        }
+        self.next_scan = match self.kind {
+            WindowKind::Tumbling => (now.div_euclid(length) + 1).saturating_mul(length),
+            WindowKind::Sliding => now.saturating_add(length),
+        };
         match self.kind {
             WindowKind::Tumbling => {
                 let ended: Vec<Vec<String>> = self
