@@ -10,7 +10,8 @@ use crate::prefilter::{self, ClauseScratch, Clauses, Need, Prefilter};
 use crate::time;
 use serde_json::Value;
 use sigil_ir::{Agg, AggExpr, AggFunc, CmpOp, Input, Output, Query, Rule, ScoreCase, WindowKind};
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, VecDeque};
 use std::sync::Arc;
 
 /// An event with what the engine needs to know about it.
@@ -314,7 +315,8 @@ fn compile(
                 needed: needed.into_iter().collect(),
                 groups: HashMap::new(),
                 watermark: i64::MIN,
-                next_scan: i64::MIN,
+                ends: BTreeSet::new(),
+                expiries: BinaryHeap::new(),
             }))
         }
         Query::Sequence(s) => {
@@ -546,7 +548,8 @@ struct Entry {
 }
 
 struct Group {
-    key: Vec<String>,
+    /// The group's key, shared with the expiry queue.
+    key: Arc<[String]>,
     window_start: i64,
     entries: VecDeque<Entry>,
 }
@@ -559,10 +562,14 @@ struct ThresholdProc {
     condition: AggExpr,
     score: Vec<ScoreCase>,
     needed: Vec<String>,
-    groups: HashMap<Vec<String>, Group>,
+    groups: HashMap<Arc<[String]>, Group>,
     watermark: i64,
-    /// Stream time at which `advance` next has windows to close or groups to forget.
-    next_scan: i64,
+    /// Tumbling: the open windows by end time, so time passing finds the ended ones without
+    /// visiting every group.
+    ends: BTreeSet<(i64, Vec<String>)>,
+    /// Sliding: every entry's time and group, earliest first, so time passing finds the
+    /// groups that went idle without visiting every group.
+    expiries: BinaryHeap<Reverse<(i64, Arc<[String]>)>>,
 }
 
 impl ThresholdProc {
@@ -588,16 +595,28 @@ impl ThresholdProc {
                 if start.saturating_add(self.length) <= self.watermark {
                     return out;
                 }
-                let g = self.groups.entry(key.clone()).or_insert_with(|| Group {
-                    key: key.clone(),
-                    window_start: start,
-                    entries: VecDeque::new(),
-                });
+                let end = start.saturating_add(self.length);
+                if !self.groups.contains_key(&key[..]) {
+                    self.ends.insert((end, key.clone()));
+                    let k: Arc<[String]> = key.clone().into();
+                    self.groups.insert(
+                        k.clone(),
+                        Group {
+                            key: k,
+                            window_start: start,
+                            entries: VecDeque::new(),
+                        },
+                    );
+                }
+                let g = self.groups.get_mut(&key[..]).expect("group exists");
                 if g.window_start != start {
                     if start > g.window_start {
                         let closed = std::mem::take(&mut g.entries);
                         let ws = g.window_start;
                         g.window_start = start;
+                        self.ends
+                            .remove(&(ws.saturating_add(self.length), key.clone()));
+                        self.ends.insert((end, key.clone()));
                         if let Some(a) = self.close(&key, ws, closed) {
                             out.push(a);
                         }
@@ -606,7 +625,10 @@ impl ThresholdProc {
                         return out;
                     }
                 }
-                let g = self.groups.get_mut(&key).expect("group was just inserted");
+                let g = self
+                    .groups
+                    .get_mut(&key[..])
+                    .expect("group was just inserted");
                 g.entries.push_back(Entry {
                     time: t,
                     occ: o,
@@ -614,11 +636,18 @@ impl ThresholdProc {
                 });
             }
             WindowKind::Sliding => {
-                let g = self.groups.entry(key.clone()).or_insert_with(|| Group {
-                    key: key.clone(),
-                    window_start: t,
-                    entries: VecDeque::new(),
-                });
+                if !self.groups.contains_key(&key[..]) {
+                    let k: Arc<[String]> = key.clone().into();
+                    self.groups.insert(
+                        k.clone(),
+                        Group {
+                            key: k,
+                            window_start: t,
+                            entries: VecDeque::new(),
+                        },
+                    );
+                }
+                let g = self.groups.get_mut(&key[..]).expect("group exists");
                 // The window holds events in [t - length, t]: a span of at most `length`.
                 while g.entries.front().is_some_and(|e| e.time < t - self.length) {
                     g.entries.pop_front();
@@ -628,9 +657,12 @@ impl ThresholdProc {
                     occ: o,
                     vals,
                 });
+                self.expiries.push(Reverse((t, g.key.clone())));
                 let entries = &g.entries;
                 if eval_agg(&self.condition, entries, &self.needed) {
                     let closed = std::mem::take(&mut g.entries);
+                    // An empty group behaves as no group: forget it now.
+                    self.groups.remove(&key[..]);
                     let start = closed.front().map_or(t, |e| e.time);
                     if let Some(a) = self.alert(&key, start, closed) {
                         out.push(a);
@@ -649,27 +681,16 @@ impl ThresholdProc {
         self.watermark = now;
         let mut out = Vec::new();
         let length = self.length;
-        // Scanning every group at every new timestamp is quadratic: tumbling windows end only
-        // at multiples of the length, and idle sliding groups need forgetting once per length.
-        if now < self.next_scan {
-            return out;
-        }
-        self.next_scan = match self.kind {
-            WindowKind::Tumbling => (now.div_euclid(length) + 1).saturating_mul(length),
-            WindowKind::Sliding => now.saturating_add(length),
-        };
         match self.kind {
             WindowKind::Tumbling => {
-                let ended: Vec<Vec<String>> = self
-                    .groups
-                    .values()
-                    .filter(|g| g.window_start.saturating_add(length) <= now)
-                    .map(|g| g.key.clone())
-                    .collect();
-                let mut ended = ended;
+                let mut ended: Vec<Vec<String>> = Vec::new();
+                while self.ends.first().is_some_and(|(end, _)| *end <= now) {
+                    let (_, k) = self.ends.pop_first().expect("checked");
+                    ended.push(k);
+                }
                 ended.sort();
                 for k in ended {
-                    if let Some(g) = self.groups.remove(&k)
+                    if let Some(g) = self.groups.remove(&k[..])
                         && let Some(a) = self.close(&k, g.window_start, g.entries)
                     {
                         out.push(a);
@@ -677,11 +698,23 @@ impl ThresholdProc {
                 }
             }
             WindowKind::Sliding => {
-                self.groups.retain(|_, g| {
-                    g.entries
-                        .back()
-                        .is_some_and(|e| e.time >= now.saturating_sub(length))
-                });
+                // Groups whose every entry is older than the window are idle: forget them.
+                // (Each entry is looked at once, when it leaves the window.)
+                let limit = now.saturating_sub(length);
+                while self
+                    .expiries
+                    .peek()
+                    .is_some_and(|Reverse((t, _))| *t < limit)
+                {
+                    let Reverse((_, k)) = self.expiries.pop().expect("peeked");
+                    if self
+                        .groups
+                        .get(&k)
+                        .is_some_and(|g| g.entries.back().is_none_or(|e| e.time < limit))
+                    {
+                        self.groups.remove(&k);
+                    }
+                }
             }
         }
         out
