@@ -134,12 +134,6 @@ const IMAGES: &[(&str, &str, &str, &[&str])] = &[
         &["/i error {f}"],
     ),
     (
-        "whoami.exe",
-        "whoami.exe",
-        "whoami - displays logged on user information",
-        &["", "/upn"],
-    ),
-    (
         "certutil.exe",
         "CertUtil.exe",
         "CertUtil.exe",
@@ -336,7 +330,8 @@ pub fn process_events(n: usize, seed: u64, out: &mut dyn Write) -> std::io::Resu
 }
 
 /// Writes `n` keyed events for threshold workloads: one event every `step_ms`, each with a
-/// `user` out of `groups` and a `host` out of 50, so a distinct count per user has work to do.
+/// `user` out of `groups` (one event in a hundred from 100 busy users, so some groups fill
+/// their windows) and a `host` out of 50, so a distinct count per user has work to do.
 pub fn keyed_events(
     n: usize,
     groups: u64,
@@ -348,10 +343,15 @@ pub fn keyed_events(
     let mut line = Vec::with_capacity(256);
     for i in 0..n {
         let ms = T0 + i as i64 * step_ms;
+        let user = if r.below(100) == 0 {
+            r.below(100)
+        } else {
+            r.below(groups)
+        };
         let ev = serde_json::json!({
             "time": rfc3339(ms),
             "eventName": "AssumeRole",
-            "user": format!("user{:06}", r.below(groups)),
+            "user": format!("user{user:06}"),
             "host": format!("host{:02}", r.below(50)),
             "bytes": r.below(100_000),
         });
