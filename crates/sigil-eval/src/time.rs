@@ -43,7 +43,7 @@ fn parse_text(s: &str) -> Option<i64> {
         let t = b.get(from..from + len)?;
         t.iter()
             .all(u8::is_ascii_digit)
-            .then(|| std::str::from_utf8(t).ok()?.parse().ok())?
+            .then(|| t.iter().fold(0, |n, &c| n * 10 + i64::from(c - b'0')))
     };
     let (y, mo, d) = (num(0, 4)?, num(5, 2)?, num(8, 2)?);
     if b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') {
@@ -62,9 +62,11 @@ fn parse_text(s: &str) -> Option<i64> {
             while b.get(i).is_some_and(u8::is_ascii_digit) {
                 i += 1;
             }
-            let frac = &s[start..i];
-            let digits: String = frac.chars().chain("000".chars()).take(3).collect();
-            ms = digits.parse().ok()?;
+            // Milliseconds: the first three digits, padded with zeros.
+            ms = (0..3).fold(0, |n, k| {
+                let d = if start + k < i { b[start + k] - b'0' } else { 0 };
+                n * 10 + i64::from(d)
+            });
         }
     }
     let offset_min = match b.get(i) {
