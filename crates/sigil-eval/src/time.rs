@@ -64,7 +64,11 @@ fn parse_text(s: &str) -> Option<i64> {
             }
             // Milliseconds: the first three digits, padded with zeros.
             ms = (0..3).fold(0, |n, k| {
-                let d = if start + k < i { b[start + k] - b'0' } else { 0 };
+                let d = if start + k < i {
+                    b[start + k] - b'0'
+                } else {
+                    0
+                };
                 n * 10 + i64::from(d)
             });
         }
