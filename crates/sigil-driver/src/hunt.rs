@@ -9,7 +9,7 @@ use sigil_eval::raw::TimeReader;
 use sigil_eval::time::parse_ms;
 use sigil_eval::{Engine, Event};
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, VecDeque};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 use std::sync::Arc;
@@ -122,6 +122,7 @@ pub fn hunt(
         stats: HuntStats::default(),
         heap: BinaryHeap::new(),
         times: BinaryHeap::new(),
+        in_order: VecDeque::new(),
         seq: 0,
         max_time: i64::MIN,
         released: i64::MIN,
@@ -180,7 +181,9 @@ struct Hunt<'a> {
     heap: BinaryHeap<Pending>,
     /// Times of lines known only by their time, when no rule keeps state: they raise
     /// nothing, and only their times matter, to the reorder buffer (as `heap` entries would).
+    /// Times arriving in order queue up in `in_order`; the others go to the heap.
     times: BinaryHeap<Reverse<i64>>,
+    in_order: VecDeque<i64>,
     seq: u64,
     max_time: i64,
     released: i64,
@@ -209,6 +212,10 @@ impl Hunt<'_> {
         let limit = self.max_time.saturating_sub(self.opts.lateness_ms);
         while self.times.peek().is_some_and(|x| x.0 <= limit) {
             let t = self.times.pop().expect("peeked").0;
+            self.released = self.released.max(t);
+        }
+        while self.in_order.front().is_some_and(|&t| t <= limit) {
+            let t = self.in_order.pop_front().expect("checked");
             self.released = self.released.max(t);
         }
         while self.heap.peek().is_some_and(|p| p.time <= limit) {
@@ -263,7 +270,11 @@ impl Hunt<'_> {
                 Some(t) if self.opts.lateness_ms <= 0 => self.released = t,
                 Some(t) => {
                     self.max_time = self.max_time.max(t);
-                    self.times.push(Reverse(t));
+                    if self.in_order.back().is_none_or(|&b| b <= t) {
+                        self.in_order.push_back(t);
+                    } else {
+                        self.times.push(Reverse(t));
+                    }
                     self.release()?;
                 }
             }

@@ -42,7 +42,7 @@ pub fn lookup<'a>(v: &'a Value, path: &str, out: &mut Vec<&'a Value>) {
 }
 
 /// Arrays at the end of a path match by any element; EVTX `#text` wrappers are unwrapped.
-fn push_leaf<'a>(x: &'a Value, out: &mut Vec<&'a Value>) {
+pub fn push_leaf<'a>(x: &'a Value, out: &mut Vec<&'a Value>) {
     match x {
         Value::Array(items) if !items.is_empty() => {
             for it in items {

@@ -166,6 +166,8 @@ pub struct LitIndex {
     tests: Vec<LitKey>,
     groups: Vec<Group>,
     built: bool,
+    /// Per group: tests satisfied by values seen before.
+    memo: std::cell::RefCell<Vec<Memo>>,
 }
 
 /// The tests that hold for one event.
@@ -243,6 +245,7 @@ impl LitIndex {
         let mut keys: Vec<(usize, bool, bool)> = by_group.keys().copied().collect();
         keys.sort_unstable();
         self.groups.clear();
+        self.memo.borrow_mut().clear();
         for g in keys {
             let mut lits: Vec<&str> = Vec::new();
             let mut pats: Vec<PatTests> = Vec::new();
@@ -287,41 +290,115 @@ impl LitIndex {
         self.built = true;
     }
 
-    /// The tests that hold for the values `values(field, layout, ci)` gives: for each group,
-    /// the folded (case-insensitive) or plain text of the field's values.
-    pub fn hits(&self, mut values: impl FnMut(usize, Layout, bool, &mut dyn FnMut(&str))) -> Hits {
+    /// The tests that hold for the values `values(field, layout)` gives: the text of each
+    /// group's field's values (folded here for case-insensitive groups). Results per value
+    /// are remembered where values repeat (a field's values often do: images, hashes,
+    /// products), so a repeated value costs one lookup.
+    pub fn hits(&self, mut values: impl FnMut(usize, Layout, &mut dyn FnMut(&str))) -> Hits {
         let mut h = Hits {
             bits: vec![0; self.tests.len().div_ceil(64)],
             list: Vec::new(),
         };
-        for g in &self.groups {
-            values(g.field, g.layout, g.ci, &mut |v: &str| {
-                if let Some(ids) = g.exact.get(v) {
-                    for &id in ids {
-                        h.set(id);
+        let mut memo = self.memo.borrow_mut();
+        if memo.len() != self.groups.len() {
+            *memo = vec![Memo::default(); self.groups.len()];
+        }
+        let mut buf = String::new();
+        let mut ids = Vec::new();
+        for (g, memo) in self.groups.iter().zip(memo.iter_mut()) {
+            values(g.field, g.layout, &mut |text: &str| {
+                let use_memo = memo.on() && text.len() <= MEMO_VALUE_LEN;
+                if use_memo {
+                    memo.lookups += 1;
+                    if let Some(known) = memo.map.get(text) {
+                        memo.hits += 1;
+                        known.iter().for_each(|&id| h.set(id));
+                        return;
                     }
                 }
-                let Some(ac) = &g.ac else { return };
-                let n = v.len();
-                for m in ac.0.find_overlapping_iter(v) {
-                    let t = &g.pats[m.value() as usize];
-                    for &id in &t.contains {
-                        h.set(id);
-                    }
-                    if m.start() == 0 {
-                        for &id in &t.prefix {
-                            h.set(id);
-                        }
-                    }
-                    if m.end() == n {
-                        for &id in &t.suffix {
-                            h.set(id);
-                        }
-                    }
+                let v: &str = if !g.ci {
+                    text
+                } else if text.is_ascii() {
+                    buf.clear();
+                    buf.push_str(text);
+                    buf.make_ascii_lowercase();
+                    &buf
+                } else {
+                    buf = crate::pattern::fold(text);
+                    &buf
+                };
+                ids.clear();
+                g.search(v, &mut ids);
+                ids.iter().for_each(|&id| h.set(id));
+                if use_memo && memo.map.len() < MEMO_ENTRIES {
+                    memo.map.insert(text.into(), ids.as_slice().into());
                 }
             });
         }
         h
+    }
+}
+
+impl Group {
+    /// The tests one (folded, if case-insensitive) value satisfies, pushed on `out`.
+    fn search(&self, v: &str, out: &mut Vec<u32>) {
+        if let Some(ids) = self.exact.get(v) {
+            out.extend_from_slice(ids);
+        }
+        let Some(ac) = &self.ac else { return };
+        let n = v.len();
+        for m in ac.0.find_overlapping_iter(v) {
+            let t = &self.pats[m.value() as usize];
+            out.extend_from_slice(&t.contains);
+            if m.start() == 0 {
+                out.extend_from_slice(&t.prefix);
+            }
+            if m.end() == n {
+                out.extend_from_slice(&t.suffix);
+            }
+        }
+    }
+}
+
+/// Values longer than this are not remembered.
+const MEMO_VALUE_LEN: usize = 512;
+/// At most this many values are remembered per group.
+const MEMO_ENTRIES: usize = 1 << 14;
+
+/// The tests each value of one group satisfied, for values that repeat.
+#[derive(Clone, Debug, Default)]
+struct Memo {
+    map: HashMap<Box<str>, Box<[u32]>, std::hash::BuildHasherDefault<Fx>>,
+    lookups: u64,
+    hits: u64,
+}
+
+impl Memo {
+    /// Remembering stops paying when values rarely repeat (command lines): judged after a
+    /// few thousand values.
+    fn on(&self) -> bool {
+        self.lookups < 4096 || self.hits * 4 >= self.lookups
+    }
+}
+
+/// A fast, non-cryptographic hasher (the multiply-rotate hash of rustc's `FxHasher`).
+#[derive(Clone, Copy, Debug, Default)]
+struct Fx(u64);
+
+impl std::hash::Hasher for Fx {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let w = u64::from_le_bytes(c.try_into().expect("eight bytes"));
+            self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+    fn finish(&self) -> u64 {
+        self.0
     }
 }
 
@@ -366,7 +443,7 @@ mod tests {
                 }
             }
             idx.build();
-            let h = idx.hits(|_, _, _, each| values.iter().for_each(|v| each(v)));
+            let h = idx.hits(|_, _, each| values.iter().for_each(|v| each(v)));
             for (id, k, l) in ids {
                 let want = values.iter().any(|v| holds(k, &l, v));
                 prop_assert_eq!(h.get(id), want, "{:?} {:?} over {:?}", k, l, values);

@@ -29,6 +29,8 @@ pub enum CompileError {
 pub struct Fields {
     ids: HashMap<String, usize>,
     names: Vec<String>,
+    /// Per id: the path has no dot (a top-level key, looked up directly).
+    plain: Vec<bool>,
     /// Literal tests of the matchers compiled with these fields, indexed by field.
     pub lits: LitIndex,
 }
@@ -40,6 +42,7 @@ impl Fields {
             return i;
         }
         self.names.push(path.to_string());
+        self.plain.push(!path.contains('.'));
         self.ids.insert(path.to_string(), self.names.len() - 1);
         self.names.len() - 1
     }
@@ -304,6 +307,9 @@ pub struct EventCtx<'a> {
     keywords: OnceCell<Vec<&'a str>>,
     keywords_folded: OnceCell<Vec<Cow<'a, str>>>,
     hits: OnceCell<Option<Hits>>,
+    /// The event's top-level values by field id (for paths without a dot), and whether it
+    /// has an `Event` member (where the Windows layout also looks).
+    top: OnceCell<(Box<[Option<&'a Value>]>, bool)>,
     scratch: RefCell<Vec<&'a Value>>,
 }
 
@@ -350,6 +356,7 @@ impl<'a> EventCtx<'a> {
             keywords: OnceCell::new(),
             keywords_folded: OnceCell::new(),
             hits: OnceCell::new(),
+            top: OnceCell::new(),
             scratch: RefCell::new(Vec::new()),
         }
     }
@@ -359,7 +366,7 @@ impl<'a> EventCtx<'a> {
             .get_or_init(|| {
                 let mut out = self.scratch.take();
                 out.clear();
-                event::resolve(self.value, self.names.name(id), layout, &mut out);
+                self.resolve(id, layout, &mut out);
                 match out.len() {
                     0 => {
                         *self.scratch.borrow_mut() = out;
@@ -377,6 +384,34 @@ impl<'a> EventCtx<'a> {
             .as_slice()
     }
 
+    /// [`event::resolve`], with a top-level key read from a table of the event's members
+    /// built once per event (one pass over the members instead of a map search per field).
+    fn resolve(&self, id: usize, layout: Layout, out: &mut Vec<&'a Value>) {
+        let Value::Object(map) = self.value else {
+            return event::resolve(self.value, self.names.name(id), layout, out);
+        };
+        if !self.names.plain[id] {
+            return event::resolve(self.value, self.names.name(id), layout, out);
+        }
+        let (top, has_event) = self.top.get_or_init(|| {
+            let mut top = vec![None; self.names.len()].into_boxed_slice();
+            for (k, v) in map {
+                if let Some(&i) = self.names.ids.get(k.as_str()) {
+                    top[i] = Some(v);
+                }
+            }
+            (top, map.contains_key("Event"))
+        });
+        match top[id] {
+            // What `lookup` finds for a path without a dot; never empty, so no fallback.
+            Some(x) => event::push_leaf(x, out),
+            None if layout == Layout::Windows && *has_event => {
+                event::resolve(self.value, self.names.name(id), layout, out)
+            }
+            None => {}
+        }
+    }
+
     /// The literal tests of [`Fields::lits`] that hold for this event (`None` until the
     /// index is built).
     pub fn lit_hits(&self) -> Option<&Hits> {
@@ -384,27 +419,10 @@ impl<'a> EventCtx<'a> {
             .get_or_init(|| {
                 let lits = &self.names.lits;
                 lits.is_built().then(|| {
-                    // Folded into one reused buffer (the `lowered` cache is for predicates).
-                    let mut buf = String::new();
-                    lits.hits(|field, layout, ci, each| {
-                        if ci {
-                            for v in self.field(field, layout) {
-                                if let Some(t) = text(v) {
-                                    if t.is_ascii() {
-                                        buf.clear();
-                                        buf.push_str(&t);
-                                        buf.make_ascii_lowercase();
-                                        each(&buf);
-                                    } else {
-                                        each(&fold(&t));
-                                    }
-                                }
-                            }
-                        } else {
-                            for v in self.field(field, layout) {
-                                if let Some(t) = text(v) {
-                                    each(&t);
-                                }
+                    lits.hits(|field, layout, each| {
+                        for v in self.field(field, layout) {
+                            if let Some(t) = text(v) {
+                                each(&t);
                             }
                         }
                     })
