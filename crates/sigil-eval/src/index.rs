@@ -103,8 +103,9 @@ pub fn implied(p: &Predicate, field: usize, layout: Layout) -> Option<Vec<LitKey
             (!lit.is_empty()).then(|| vec![key(lit, ci)])
         }
         Test::Regex(src, f) => {
-            // Every match starts with one of the regex's prefix literals (when they are
-            // finitely many), and the regex searches the value's text.
+            // The regex searches the value's text. Every match starts with one of its prefix
+            // literals (when they are finitely many), and contains one of the literals each
+            // required part of it holds: whichever of the two selects better.
             let hir = regex_syntax::ParserBuilder::new()
                 .case_insensitive(f.ignore_case)
                 .multi_line(f.multi_line)
@@ -112,17 +113,82 @@ pub fn implied(p: &Predicate, field: usize, layout: Layout) -> Option<Vec<LitKey
                 .build()
                 .parse(src)
                 .ok()?;
-            let seq = regex_syntax::hir::literal::Extractor::new().extract(&hir);
-            let lits = seq.literals()?;
-            if lits.is_empty() || lits.len() > 64 {
-                return None;
-            }
-            lits.iter()
+            let prefixes = regex_syntax::hir::literal::Extractor::new()
+                .extract(&hir)
+                .literals()
+                .filter(|l| !l.is_empty() && l.len() <= 64)
+                .map(|l| l.iter().map(|x| x.as_bytes().to_vec()).collect::<Vec<_>>());
+            let inner = required(&hir).filter(|l| l.len() <= 64);
+            let score = |l: &Vec<Vec<u8>>| match l.iter().map(Vec::len).min() {
+                // One byte selects only when it is rare (a backtick, not a space or dot).
+                Some(1)
+                    if l.iter().all(|x| {
+                        x.len() > 1
+                            || x[0].is_ascii_punctuation() && !b".\\-/:,_=\"'".contains(&x[0])
+                    }) =>
+                {
+                    1
+                }
+                Some(1) | None => 0,
+                Some(n) => n,
+            };
+            let best = [prefixes, inner]
+                .into_iter()
+                .flatten()
+                .filter(|l| score(l) > 0)
+                .max_by_key(score)?;
+            best.iter()
                 .map(|l| {
-                    let s = std::str::from_utf8(l.as_bytes()).ok()?;
-                    (s.len() >= 2).then(|| key(s.to_string(), false))
+                    std::str::from_utf8(l)
+                        .ok()
+                        .map(|s| key(s.to_string(), false))
                 })
                 .collect()
+        }
+        _ => None,
+    }
+}
+
+/// Literals one of which every match of `h` contains (`None`: nothing is known). Only
+/// literal nodes count (under `(?i)` letters are classes, so no case question arises).
+fn required(h: &regex_syntax::hir::Hir) -> Option<Vec<Vec<u8>>> {
+    use regex_syntax::hir::HirKind;
+    let better = |a: Option<Vec<Vec<u8>>>, b: Option<Vec<Vec<u8>>>| {
+        let min = |l: &Vec<Vec<u8>>| l.iter().map(Vec::len).min().unwrap_or(0);
+        match (a, b) {
+            (Some(a), Some(b)) => Some(if min(&b) > min(&a) { b } else { a }),
+            (a, b) => a.or(b),
+        }
+    };
+    match h.kind() {
+        HirKind::Literal(l) if !l.0.is_empty() => Some(vec![l.0.to_vec()]),
+        HirKind::Capture(c) => required(&c.sub),
+        HirKind::Repetition(r) if r.min >= 1 => required(&r.sub),
+        HirKind::Concat(items) => {
+            // Adjacent literals form one longer literal.
+            let mut best = None;
+            let mut run: Vec<u8> = Vec::new();
+            for x in items {
+                if let HirKind::Literal(l) = x.kind() {
+                    run.extend_from_slice(&l.0);
+                    continue;
+                }
+                if !run.is_empty() {
+                    best = better(best, Some(vec![std::mem::take(&mut run)]));
+                }
+                best = better(best, required(x));
+            }
+            if !run.is_empty() {
+                best = better(best, Some(vec![run]));
+            }
+            best
+        }
+        HirKind::Alternation(items) => {
+            let mut all = Vec::new();
+            for x in items {
+                all.extend(required(x)?);
+            }
+            Some(all)
         }
         _ => None,
     }
@@ -489,7 +555,19 @@ mod tests {
         )
         .unwrap();
         assert!(re.iter().all(|k| !k.ci && k.kind == Kind::Contains));
-        assert!(re.iter().any(|k| k.lit.starts_with("net")));
+        // The required inner part (longer than the prefix `net`) is chosen.
+        let lits: Vec<&str> = re.iter().map(|k| k.lit.as_str()).collect();
+        assert_eq!(lits, ["user", "group"]);
+        let tick = implied(
+            &p(Test::Regex(
+                "\\w+`(?:\\w+|-|.)`[\\w+|\\s]".into(),
+                Default::default(),
+            )),
+            0,
+            Layout::Plain,
+        )
+        .unwrap();
+        assert_eq!(tick[0].lit, "`", "a rare single byte is used");
         assert_eq!(
             implied(
                 &p(Test::Regex("\\w+x".into(), Default::default())),
