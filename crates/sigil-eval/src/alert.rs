@@ -4,6 +4,7 @@
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Version of the alert JSON shape.
 pub const ALERT_VERSION: u32 = 1;
@@ -39,8 +40,8 @@ impl RuleRef {
 pub struct Alert {
     /// Shape version ([`ALERT_VERSION`]).
     pub v: u32,
-    /// The rule.
-    pub rule: RuleRef,
+    /// The rule (shared by all its alerts).
+    pub rule: Arc<RuleRef>,
     /// When the alert fired: the time of its last contributing event (RFC 3339, UTC).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub time: Option<String>,
@@ -66,5 +67,5 @@ pub struct Alert {
     /// The matched event itself (single-event rules), or the first contributing events
     /// (at most [`MAX_LISTED_EVENTS`]) for thresholds and sequences, when requested.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub matched: Vec<Value>,
+    pub matched: Vec<Arc<Value>>,
 }

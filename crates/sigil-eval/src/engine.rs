@@ -1065,7 +1065,7 @@ fn direct_inputs(q: &Query) -> Vec<String> {
 
 /// A rule ready to evaluate.
 struct Compiled {
-    rule: RuleRef,
+    rule: Arc<RuleRef>,
     proc: Proc,
     outputs: Vec<Output>,
     /// True for rules that only feed correlations in the set (Sigma `generate: false`).
@@ -1199,7 +1199,7 @@ impl Engine {
                         }
                     }
                     compiled.push(Compiled {
-                        rule: rr,
+                        rule: Arc::new(rr),
                         proc,
                         outputs: r.outputs.clone(),
                         silent: feeds && !generates,
@@ -1348,7 +1348,7 @@ impl Engine {
     }
 }
 
-fn make_alert(rule: &RuleRef, outputs: &[Output], o: Occ, include: bool) -> Alert {
+fn make_alert(rule: &Arc<RuleRef>, outputs: &[Output], o: Occ, include: bool) -> Alert {
     let is_event = matches!(o.source, Source::Event(..));
     let group = match &o.source {
         Source::Group(g) => g.clone(),
@@ -1386,7 +1386,7 @@ fn make_alert(rule: &RuleRef, outputs: &[Output], o: Occ, include: bool) -> Aler
         score: o.score,
         outputs: outs,
         matched: if include || is_event {
-            o.events.iter().map(|e| (**e).clone()).collect()
+            o.events
         } else {
             Vec::new()
         },
