@@ -52,14 +52,66 @@ pub const TIME_FIELDS: &[&str] = &[
     "published",
 ];
 
+/// The top-level keys the lookups of [`TIME_FIELDS`] and [`ID_FIELDS`] can touch (every
+/// dot-prefix of each path), numbered, and per field the mask of its keys: a field none of
+/// whose keys the event has cannot be found in it, so it is not looked up.
+struct KnownFields {
+    keys: HashMap<&'static str, u32, std::hash::BuildHasherDefault<crate::index::Fx>>,
+    time: Vec<u64>,
+    id: Vec<u64>,
+}
+
+fn known_fields() -> &'static KnownFields {
+    static KNOWN: std::sync::OnceLock<KnownFields> = std::sync::OnceLock::new();
+    KNOWN.get_or_init(|| {
+        let mut keys: HashMap<&'static str, u32, _> = HashMap::default();
+        let mut mask = |f: &'static str| {
+            let mut m = 0u64;
+            let prefixes = f.match_indices('.').map(|(i, _)| &f[..i]);
+            for k in prefixes.chain(std::iter::once(f)) {
+                let next = keys.len() as u32;
+                let i = *keys.entry(k).or_insert(next);
+                assert!(i < 64, "at most 64 known keys");
+                m |= 1 << i;
+            }
+            m
+        };
+        let time = TIME_FIELDS.iter().map(|f| mask(f)).collect();
+        let id = ID_FIELDS.iter().map(|f| mask(f)).collect();
+        KnownFields { keys, time, id }
+    })
+}
+
 impl Event {
     /// Builds an event, reading its time from the first of [`TIME_FIELDS`] (or `time_field`)
     /// that parses, and its id from [`ID_FIELDS`] (else `fallback_id`).
     pub fn new(value: Value, time_field: Option<&str>, fallback_id: String) -> Event {
+        let known = known_fields();
+        // Which of the known keys the event has: one pass over its members.
+        let present = match &value {
+            Value::Object(m) => m.keys().fold(0u64, |acc, k| {
+                acc | known.keys.get(k.as_str()).map_or(0, |&i| 1 << i)
+            }),
+            _ => u64::MAX,
+        };
         let mut found = Vec::new();
-        let t = Event::time_of(&value, time_field);
+        let t = match time_field {
+            Some(_) => Event::time_of(&value, time_field),
+            None => TIME_FIELDS
+                .iter()
+                .zip(&known.time)
+                .filter(|(_, m)| present & **m != 0)
+                .find_map(|(f, _)| {
+                    found.clear();
+                    event::lookup(&value, f, &mut found);
+                    found.iter().find_map(|v| time::parse_ms(v))
+                }),
+        };
         let mut id = None;
-        for f in ID_FIELDS {
+        for (f, m) in ID_FIELDS.iter().zip(&known.id) {
+            if present & m == 0 {
+                continue;
+            }
             found.clear();
             event::lookup(&value, f, &mut found);
             if let Some(s) = found.iter().find_map(|v| text(v)) {

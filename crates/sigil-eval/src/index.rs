@@ -449,7 +449,7 @@ impl Memo {
 
 /// A fast, non-cryptographic hasher (the multiply-rotate hash of rustc's `FxHasher`).
 #[derive(Clone, Copy, Debug, Default)]
-struct Fx(u64);
+pub(crate) struct Fx(u64);
 
 impl std::hash::Hasher for Fx {
     fn write(&mut self, bytes: &[u8]) {
