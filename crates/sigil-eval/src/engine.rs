@@ -56,7 +56,7 @@ pub const TIME_FIELDS: &[&str] = &[
 /// dot-prefix of each path), numbered, and per field the mask of its keys: a field none of
 /// whose keys the event has cannot be found in it, so it is not looked up.
 struct KnownFields {
-    keys: HashMap<&'static str, u32, std::hash::BuildHasherDefault<crate::index::Fx>>,
+    keys: HashMap<&'static str, u32, crate::index::FxBuild>,
     time: Vec<u64>,
     id: Vec<u64>,
 }

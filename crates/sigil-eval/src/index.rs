@@ -219,7 +219,7 @@ struct Group {
     layout: Layout,
     ci: bool,
     /// Equality tests by literal: one lookup of the whole value.
-    exact: HashMap<Box<str>, Vec<u32>>,
+    exact: HashMap<Box<str>, Vec<u32>, FxBuild>,
     /// The other tests' literals, when there are any (pattern value: index in `pats`).
     ac: Option<Automaton>,
     pats: Vec<PatTests>,
@@ -316,7 +316,7 @@ impl LitIndex {
             let mut lits: Vec<&str> = Vec::new();
             let mut pats: Vec<PatTests> = Vec::new();
             let mut pos: HashMap<&str, usize> = HashMap::new();
-            let mut exact: HashMap<Box<str>, Vec<u32>> = HashMap::new();
+            let mut exact: HashMap<Box<str>, Vec<u32>, FxBuild> = HashMap::default();
             for &id in &by_group[&g] {
                 let k = &self.tests[id as usize];
                 if k.kind == Kind::Exact {
@@ -434,7 +434,7 @@ const MEMO_ENTRIES: usize = 1 << 14;
 /// The tests each value of one group satisfied, for values that repeat.
 #[derive(Clone, Debug, Default)]
 struct Memo {
-    map: HashMap<Box<str>, Box<[u32]>, std::hash::BuildHasherDefault<Fx>>,
+    map: HashMap<Box<str>, Box<[u32]>, FxBuild>,
     lookups: u64,
     hits: u64,
 }
@@ -447,9 +447,12 @@ impl Memo {
     }
 }
 
+/// Hash maps keyed by short strings from events, with [`Fx`].
+pub type FxBuild = std::hash::BuildHasherDefault<Fx>;
+
 /// A fast, non-cryptographic hasher (the multiply-rotate hash of rustc's `FxHasher`).
 #[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Fx(u64);
+pub struct Fx(u64);
 
 impl std::hash::Hasher for Fx {
     fn write(&mut self, bytes: &[u8]) {

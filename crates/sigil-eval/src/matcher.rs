@@ -2,7 +2,7 @@
 //! many rules reading the same field look it up (and case-fold it) once.
 
 use crate::event::{self, Layout};
-use crate::index::{Hits, LitIndex, LitKey};
+use crate::index::{FxBuild, Hits, LitIndex, LitKey};
 use crate::pattern::{Wild, fold};
 use crate::time;
 use ipnet::IpNet;
@@ -27,7 +27,7 @@ pub enum CompileError {
 /// Interned field paths shared by every rule of an engine, so per-event caches are arrays.
 #[derive(Debug, Default, Clone)]
 pub struct Fields {
-    ids: HashMap<String, usize>,
+    ids: HashMap<String, usize, FxBuild>,
     names: Vec<String>,
     /// Per id: the path has no dot (a top-level key, looked up directly).
     plain: Vec<bool>,
