@@ -137,20 +137,41 @@ pub fn implied(p: &Predicate, field: usize, layout: Layout) -> Option<Vec<LitKey
                 .flatten()
                 .filter(|l| score(l) > 0)
                 .max_by_key(score)?;
-            best.iter()
+            // Case-insensitive tests on the folded text: when the text holds a literal, its
+            // folded form holds the folded literal (folding is per character), and a letter
+            // class of `(?i)` (`[Aa]`, `[Kk\u{212A}]`) folds to its letter.
+            let mut keys: Vec<LitKey> = best
+                .iter()
                 .map(|l| {
-                    std::str::from_utf8(l)
-                        .ok()
-                        .map(|s| key(s.to_string(), false))
+                    let s = std::str::from_utf8(l).ok()?;
+                    Some(key(crate::pattern::fold(s), true))
                 })
-                .collect()
+                .collect::<Option<_>>()?;
+            keys.sort_by(|a, b| a.lit.cmp(&b.lit));
+            keys.dedup();
+            Some(keys)
         }
         _ => None,
     }
 }
 
-/// Literals one of which every match of `h` contains (`None`: nothing is known). Only
-/// literal nodes count (under `(?i)` letters are classes, so no case question arises).
+/// The letter a `(?i)` class stands for, when every character of the class folds to it:
+/// `[Aa]`, `[Kk\u{212A}]` (not `[Ssſ]`: `ſ` folds to itself).
+fn case_letter(h: &regex_syntax::hir::Hir) -> Option<u8> {
+    use regex_syntax::hir::{Class, HirKind};
+    let HirKind::Class(Class::Unicode(c)) = h.kind() else {
+        return None;
+    };
+    let chars: Vec<char> = c.iter().flat_map(|r| r.start()..=r.end()).take(4).collect();
+    match chars.as_slice() {
+        [u, l] if u.is_ascii_uppercase() && *l == u.to_ascii_lowercase() => Some(*l as u8),
+        ['K', 'k', '\u{212A}'] => Some(b'k'),
+        _ => None,
+    }
+}
+
+/// Literals one of which every match of `h` contains, up to case (`None`: nothing is
+/// known): literal nodes, and letters written case-insensitively.
 fn required(h: &regex_syntax::hir::Hir) -> Option<Vec<Vec<u8>>> {
     use regex_syntax::hir::HirKind;
     let better = |a: Option<Vec<Vec<u8>>>, b: Option<Vec<Vec<u8>>>| {
@@ -165,12 +186,16 @@ fn required(h: &regex_syntax::hir::Hir) -> Option<Vec<Vec<u8>>> {
         HirKind::Capture(c) => required(&c.sub),
         HirKind::Repetition(r) if r.min >= 1 => required(&r.sub),
         HirKind::Concat(items) => {
-            // Adjacent literals form one longer literal.
+            // Adjacent literals (and `(?i)` letters) form one longer literal.
             let mut best = None;
             let mut run: Vec<u8> = Vec::new();
             for x in items {
                 if let HirKind::Literal(l) = x.kind() {
                     run.extend_from_slice(&l.0);
+                    continue;
+                }
+                if let Some(c) = case_letter(x) {
+                    run.push(c);
                     continue;
                 }
                 if !run.is_empty() {
@@ -557,10 +582,10 @@ mod tests {
             Layout::Plain,
         )
         .unwrap();
-        assert!(re.iter().all(|k| !k.ci && k.kind == Kind::Contains));
+        assert!(re.iter().all(|k| k.ci && k.kind == Kind::Contains));
         // The required inner part (longer than the prefix `net`) is chosen.
         let lits: Vec<&str> = re.iter().map(|k| k.lit.as_str()).collect();
-        assert_eq!(lits, ["user", "group"]);
+        assert_eq!(lits, ["group", "user"]);
         let tick = implied(
             &p(Test::Regex(
                 "\\w+`(?:\\w+|-|.)`[\\w+|\\s]".into(),
@@ -571,6 +596,21 @@ mod tests {
         )
         .unwrap();
         assert_eq!(tick[0].lit, "`", "a rare single byte is used");
+        let wsass = implied(
+            &p(Test::Regex(
+                "(?i)\\.exe[\"']?\\s+[^\"]{0,64}werfaultsecure\\.exe".into(),
+                Default::default(),
+            )),
+            0,
+            Layout::Plain,
+        )
+        .unwrap();
+        let lits: Vec<&str> = wsass.iter().map(|k| k.lit.as_str()).collect();
+        assert_eq!(
+            lits,
+            ["ecure.exe"],
+            "(?i) letters count, but not s (ſ folds to itself)"
+        );
         assert_eq!(
             implied(
                 &p(Test::Regex("\\w+x".into(), Default::default())),
