@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
+mod progress;
+
 // Parsing allocates many small strings across threads; mimalloc handles that far better
 // than the system allocator (measured: see the closing notes of the foundation issue).
 #[global_allocator]
@@ -326,17 +328,38 @@ fn hunt(
         );
     }
     eprintln!("loaded={} rejected={}", engine.len(), rejected.len());
+    // A progress line on stderr, when it is a terminal and the input is large or of unknown
+    // size; the hunt only updates the counters.
+    let shown = {
+        use std::io::IsTerminal;
+        progress::wanted(
+            std::io::stderr().is_terminal(),
+            sigil_driver::hunt::total_size(events),
+        )
+    };
+    let counters = shown.then(|| std::sync::Arc::new(sigil_driver::hunt::Progress::default()));
+    let ticker = counters.clone().map(progress::Ticker::start);
     let opts = sigil_driver::hunt::HuntOptions {
         since,
         until,
         lateness_ms,
         time_field,
         full_parse,
+        progress: counters,
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
-    let mut warn = |m: String| eprintln!("warning: {m}");
-    match sigil_driver::hunt::hunt(&mut engine, events, &opts, &mut out, &mut warn) {
+    let mut warn = |m: String| {
+        if shown {
+            progress::clear();
+        }
+        eprintln!("warning: {m}")
+    };
+    let result = sigil_driver::hunt::hunt(&mut engine, events, &opts, &mut out, &mut warn);
+    if let Some(t) = ticker {
+        t.finish();
+    }
+    match result {
         Ok(stats) => {
             let _ = out.flush();
             eprintln!(

@@ -132,3 +132,43 @@ fn every_diagnostic_of_the_error_suite_carries_a_hint() {
         missing.join("\n")
     );
 }
+
+/// `sigil hunt` draws a progress line only when stderr is a terminal: with stderr captured
+/// (as here, and in pipelines and CI) stderr holds the loaded/summary lines and nothing else,
+/// even for stdin input slow enough that a terminal would have shown the counter.
+#[test]
+fn hunt_shows_no_progress_when_stderr_is_not_a_terminal() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let rule = temp_rule(
+        "progress",
+        "title: t\nlogsource: {product: windows, category: process_creation}\ndetection:\n  selection:\n    CommandLine|contains: whoami\n  condition: selection\n",
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sigil"))
+        .args(["hunt", rule.to_str().unwrap(), "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the sigil binary runs");
+    let mut stdin = child.stdin.take().unwrap();
+    for i in 0..3 {
+        writeln!(
+            stdin,
+            r#"{{"UtcTime": "2026-11-01 08:00:0{i}.000", "CommandLine": "whoami /all"}}"#
+        )
+        .unwrap();
+        stdin.flush().unwrap();
+        // Longer than the progress line's tick.
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    drop(stdin);
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 3);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(
+        err, "loaded=1 rejected=0\nevents=3 alerts=3 bad_lines=0 filtered=0 late=0\n",
+        "no progress text"
+    );
+}

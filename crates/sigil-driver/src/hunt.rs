@@ -13,6 +13,7 @@ use std::collections::{BinaryHeap, VecDeque};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// How `hunt` reads and filters events.
 #[derive(Clone, Debug, Default)]
@@ -27,6 +28,77 @@ pub struct HuntOptions {
     pub time_field: Option<String>,
     /// Parse every line in full: no raw-line prefilter (same alerts, slower; for checking).
     pub full_parse: bool,
+    /// Live counters for a progress display, updated while the hunt runs.
+    pub progress: Option<Arc<Progress>>,
+}
+
+/// Live counters of a running hunt, for a progress display: the hunt updates them (about
+/// every 128 KiB of input) and never prints; the caller reads them from another thread.
+#[derive(Debug)]
+pub struct Progress {
+    /// Bytes read from the input files so far (for gzip input, compressed bytes).
+    pub bytes: AtomicU64,
+    /// The inputs' total size in bytes, `u64::MAX` while unknown (stdin, a pipe).
+    pub total: AtomicU64,
+    /// Events (non-empty lines) read so far.
+    pub events: AtomicU64,
+    /// Alerts written so far.
+    pub alerts: AtomicU64,
+}
+
+impl Default for Progress {
+    fn default() -> Progress {
+        Progress {
+            bytes: AtomicU64::new(0),
+            total: AtomicU64::new(u64::MAX),
+            events: AtomicU64::new(0),
+            alerts: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Progress {
+    /// The inputs' total size, when every input is a regular file.
+    pub fn total(&self) -> Option<u64> {
+        Some(self.total.load(Ordering::Relaxed)).filter(|&t| t != u64::MAX)
+    }
+
+    /// A snapshot: (bytes read, total if known, events, alerts).
+    pub fn snapshot(&self) -> (u64, Option<u64>, u64, u64) {
+        (
+            self.bytes.load(Ordering::Relaxed),
+            self.total(),
+            self.events.load(Ordering::Relaxed),
+            self.alerts.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// The inputs' total size in bytes: `None` unless every one is a regular file (`-` is stdin).
+pub fn total_size(inputs: &[std::path::PathBuf]) -> Option<u64> {
+    inputs.iter().try_fold(0u64, |sum, p| {
+        if p.as_os_str() == "-" {
+            return None;
+        }
+        let m = std::fs::metadata(p).ok()?;
+        m.is_file().then(|| sum.saturating_add(m.len()))
+    })
+}
+
+/// A reader that adds the bytes it reads to a progress counter.
+struct Counted<R> {
+    inner: R,
+    progress: Option<Arc<Progress>>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(p) = &self.progress {
+            p.bytes.fetch_add(n as u64, Ordering::Relaxed);
+        }
+        Ok(n)
+    }
 }
 
 /// Counters of one hunt.
@@ -51,10 +123,19 @@ pub fn parse_time_arg(s: &str) -> Option<i64> {
 
 /// Opens an input: `-` is stdin; gzip is recognised by its magic bytes.
 pub fn open_input(path: &Path) -> std::io::Result<Box<dyn BufRead>> {
+    open_counted(path, None)
+}
+
+/// Opens an input, counting the bytes read from it (before decompression) in `progress`.
+fn open_counted(path: &Path, progress: Option<Arc<Progress>>) -> std::io::Result<Box<dyn BufRead>> {
     let raw: Box<dyn Read> = if path.as_os_str() == "-" {
         Box::new(std::io::stdin())
     } else {
         Box::new(std::fs::File::open(path)?)
+    };
+    let raw = Counted {
+        inner: raw,
+        progress,
     };
     let mut r = BufReader::with_capacity(1 << 17, raw);
     let magic = r
@@ -133,10 +214,15 @@ pub fn hunt(
         },
         placeholder: Arc::new(Value::Object(serde_json::Map::new())),
     };
+    let progress = opts.progress.clone();
+    if let Some(p) = &progress {
+        p.total
+            .store(total_size(inputs).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
     let mut carry: Vec<u8> = Vec::new();
     for path in inputs {
         let name = path.display().to_string();
-        let mut r = open_input(path)?;
+        let mut r = open_counted(path, progress.clone())?;
         let mut n = 0u64;
         // Lines are read in place from the reader's buffer; only a line that spans two
         // buffer fills is copied.
@@ -165,9 +251,18 @@ pub fn hunt(
             carry.extend_from_slice(&buf[start..]);
             let len = buf.len();
             r.consume(len);
+            if let Some(p) = &progress {
+                p.events.store(h.stats.events, Ordering::Relaxed);
+                p.alerts.store(h.stats.alerts, Ordering::Relaxed);
+            }
         }
     }
-    h.finish()
+    let stats = h.finish()?;
+    if let Some(p) = &progress {
+        p.events.store(stats.events, Ordering::Relaxed);
+        p.alerts.store(stats.alerts, Ordering::Relaxed);
+    }
+    Ok(stats)
 }
 
 /// The state of one hunt.
@@ -348,5 +443,67 @@ impl Hunt<'_> {
             self.stats.alerts += 1;
         }
         Ok(self.stats)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_counts_bytes_events_and_alerts() {
+        let dir = std::env::temp_dir().join(format!("sigil-progress-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let rule = dir.join("r.yml");
+        std::fs::write(
+            &rule,
+            "title: t\nlogsource: {product: windows}\ndetection:\n  s:\n    CommandLine|contains: whoami\n  condition: s\n",
+        )
+        .unwrap();
+        let plain = dir.join("e.ndjson");
+        let mut text = String::new();
+        for i in 0..1000 {
+            let cmd = if i % 10 == 0 { "whoami" } else { "dir" };
+            text.push_str(&format!(
+                "{{\"UtcTime\": \"2026-11-01 08:00:00.{:03}\", \"CommandLine\": \"{cmd}\"}}\n",
+                i % 1000
+            ));
+        }
+        std::fs::write(&plain, &text).unwrap();
+        let gz = dir.join("e.ndjson.gz");
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        enc.write_all(text.as_bytes()).unwrap();
+        std::fs::write(&gz, enc.finish().unwrap()).unwrap();
+        let gz_len = std::fs::metadata(&gz).unwrap().len();
+        let report = crate::check(std::slice::from_ref(&rule));
+        for inputs in [vec![plain.clone()], vec![plain.clone(), gz.clone()]] {
+            let (mut engine, _) = Engine::new(&report.rules);
+            let progress = Arc::new(Progress::default());
+            let opts = HuntOptions {
+                progress: Some(progress.clone()),
+                ..Default::default()
+            };
+            let stats = hunt(&mut engine, &inputs, &opts, &mut Vec::new(), &mut |_| {}).unwrap();
+            let size: u64 = inputs
+                .iter()
+                .map(|p| std::fs::metadata(p).unwrap().len())
+                .sum();
+            assert_eq!(
+                progress.snapshot(),
+                (size, Some(size), stats.events, stats.alerts)
+            );
+            assert_eq!(stats.alerts, 100 * inputs.len() as u64);
+        }
+        assert_eq!(
+            total_size(&[plain.clone(), gz]),
+            Some(text.len() as u64 + gz_len)
+        );
+        assert_eq!(total_size(&[plain.clone(), "-".into()]), None);
+        assert_eq!(
+            total_size(std::slice::from_ref(&dir)),
+            None,
+            "a folder is not a file"
+        );
+        assert_eq!(total_size(&[dir.join("missing")]), None);
     }
 }
