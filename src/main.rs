@@ -1,5 +1,7 @@
 //! The `sigil` command line: a thin layer over `sigil-driver`.
 
+mod compile_cmd;
+
 use clap::{Parser, Subcommand, ValueEnum};
 use sigil_diagnostics::{render_human, render_json};
 use std::io::Write;
@@ -53,6 +55,40 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
     },
+    /// Compile rules to target query languages, with fidelity notes.
+    Compile {
+        /// Rule files or folders.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Targets: kql, spl, eql or all (repeat the flag or separate with commas).
+        #[arg(short = 't', long = "target", default_value = "all")]
+        targets: Vec<String>,
+        /// A mapping file layered over the built-in one of its target (repeatable).
+        #[arg(long)]
+        mapping: Vec<PathBuf>,
+        /// Built-in mapping: default (the target's data model), generic (common data model,
+        /// unknown fields pass through) or passthrough (the rules' own field names).
+        #[arg(long, default_value = "default")]
+        profile: String,
+        /// Write one query file per rule and target under DIR/<target>/ instead of printing.
+        #[arg(short = 'o', long = "output", value_name = "DIR")]
+        output: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = compile_cmd::OutFormat::Text)]
+        format: compile_cmd::OutFormat,
+        /// Treat every approximation as an error.
+        #[arg(long)]
+        strict: bool,
+        /// Also compile rules that only feed correlations.
+        #[arg(long)]
+        include_inputs: bool,
+    },
+    /// List the targets and what each expresses exactly, approximately or not at all.
+    Targets {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = compile_cmd::OutFormat::Text)]
+        format: compile_cmd::OutFormat,
+    },
     /// Stream NDJSON events (files, .gz, or - for stdin) through rules; print alerts as JSON lines.
     Hunt {
         /// Rule file or folder.
@@ -96,6 +132,26 @@ fn main() -> ExitCode {
         } => check(&paths, format, quiet),
         Command::Explain { paths, rule } => explain(&paths, rule.as_deref()),
         Command::Test { paths, format } => test(paths, format),
+        Command::Compile {
+            paths,
+            targets,
+            mapping,
+            profile,
+            output,
+            format,
+            strict,
+            include_inputs,
+        } => compile_cmd::run(compile_cmd::Args {
+            paths,
+            targets,
+            mappings: mapping,
+            profile,
+            output,
+            format,
+            strict,
+            include_inputs,
+        }),
+        Command::Targets { format } => compile_cmd::targets(format),
         Command::Hunt {
             rules,
             events,

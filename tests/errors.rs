@@ -49,8 +49,9 @@ fn expected_codes(path: &Path) -> Vec<String> {
 fn check(paths: Vec<PathBuf>) -> (sigil_driver::CheckReport, Vec<Diagnostic>) {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
-        let report = sigil_driver::check(&paths);
+        let mut report = sigil_driver::check(&paths);
         let mut diags = report.diagnostics.clone();
+        compile_codes(&paths, &mut report, &mut diags);
         let none = sigil_lower::PlaceholderValues::new();
         for r in &report.rules {
             if let Err(mut e) = sigil_lower::resolve_placeholders(r, &none) {
@@ -61,6 +62,56 @@ fn check(paths: Vec<PathBuf>) -> (sigil_driver::CheckReport, Vec<Diagnostic>) {
     });
     rx.recv_timeout(TIME_LIMIT)
         .expect("checking took too long or panicked")
+}
+
+/// Cases named `S70x_…` are about compiling: `S701_…` files are mapping files layered over
+/// the built-in KQL mapping; the others are rule files compiled for every target with
+/// `--strict` (S702/S703 with the default mappings, S704/S705 with pass-through names so
+/// mapping cannot fail first).
+fn compile_codes(
+    paths: &[PathBuf],
+    report: &mut sigil_driver::CheckReport,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let Some(path) = paths.first() else { return };
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    if name.starts_with("S701") {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let file = path.display().to_string();
+        report
+            .sources
+            .insert(file.clone().into(), text.clone().into());
+        let mut m = sigil_backend::Mapping::builtin("kql", sigil_backend::Profile::Default)
+            .expect("built-in mapping");
+        // The mapping file is not a rule: drop what checking it as one reported.
+        diags.clear();
+        if let Err(e) = m.layer(&file, &text) {
+            diags.push(e.to_diagnostic());
+        }
+        return;
+    }
+    if !name.starts_with("S70") {
+        return;
+    }
+    let opts = sigil_driver::compile::CompileOptions {
+        profile: if name.starts_with("S704") || name.starts_with("S705") {
+            sigil_backend::Profile::Passthrough
+        } else {
+            sigil_backend::Profile::Default
+        },
+        strict: true,
+        ..Default::default()
+    };
+    let rep = sigil_driver::compile::compile(paths, &opts);
+    for o in &rep.outputs {
+        if let Err(e) = &o.result {
+            for d in e {
+                if !diags.contains(d) {
+                    diags.push(d.clone());
+                }
+            }
+        }
+    }
 }
 
 /// Every diagnostic in human form with its snippet, followed by its JSON line.

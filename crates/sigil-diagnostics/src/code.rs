@@ -124,6 +124,16 @@ codes! {
     InvalidFixture = "S501", Error, "invalid-fixture";
     /// A placeholder has no value at compile time.
     UnresolvedPlaceholder = "S601", Error, "unresolved-placeholder";
+    /// A target mapping file is malformed.
+    InvalidMapping = "S701", Error, "invalid-mapping";
+    /// A rule's log source has no mapping for the target.
+    NoSourceMapping = "S702", Error, "no-source-mapping";
+    /// A rule reads a field the target's mapping does not know.
+    UnmappedField = "S703", Error, "unmapped-field";
+    /// The target cannot express a construct the rule uses.
+    RefusedConstruct = "S704", Error, "refused-construct";
+    /// The target can only approximate a construct (an error under `--strict`).
+    ApproximatedConstruct = "S705", Warning, "approximated-construct";
 }
 
 impl fmt::Display for Code {

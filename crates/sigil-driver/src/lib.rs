@@ -1,6 +1,7 @@
 //! What the CLI and the tests share: finding rule files, reading them, and running the
 //! check and explain stages over a set.
 
+pub mod compile;
 pub mod fixtures;
 pub mod hunt;
 pub mod synth;

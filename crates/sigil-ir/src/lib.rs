@@ -642,3 +642,60 @@ impl Query {
         }
     }
 }
+
+impl Query {
+    /// The inputs this query names directly (steps and `until` of a sequence included).
+    pub fn inputs(&self) -> Vec<&Input> {
+        match self {
+            Query::Match(_) => Vec::new(),
+            Query::Threshold(t) => t.inputs.iter().collect(),
+            Query::Unordered(u) => u.inputs.iter().collect(),
+            Query::Sequence(s) => s
+                .steps
+                .iter()
+                .map(|st| &st.input)
+                .chain(s.until.as_ref())
+                .collect(),
+        }
+    }
+}
+
+/// Which rules of a set alert on their own: a rule that feeds a correlation of the set (at
+/// any depth) alerts only when a correlation naming it directly has `generate: true`.
+pub fn alerting_rules(rules: &[Rule]) -> Vec<bool> {
+    fn names_below(q: &Query, out: &mut std::collections::BTreeSet<String>) {
+        for i in q.inputs() {
+            out.insert(i.name.clone());
+            names_below(&i.query, out);
+        }
+    }
+    let mut feeding = std::collections::BTreeSet::new();
+    let mut generating = std::collections::BTreeSet::new();
+    for r in rules {
+        let mut names = std::collections::BTreeSet::new();
+        names_below(&r.query, &mut names);
+        // A Sigma 1.x aggregation's input is the rule itself: it does not feed itself.
+        for own in [&r.meta.name, &r.meta.id].into_iter().flatten() {
+            names.remove(own);
+        }
+        if r.meta.generate {
+            generating.extend(r.query.inputs().into_iter().map(|i| i.name.clone()));
+        }
+        feeding.extend(names);
+    }
+    rules
+        .iter()
+        .map(|r| {
+            let keys = [&r.meta.name, &r.meta.id];
+            let feeds = keys
+                .iter()
+                .flat_map(|k| k.iter())
+                .any(|k| feeding.contains(k));
+            let generates = keys
+                .iter()
+                .flat_map(|k| k.iter())
+                .any(|k| generating.contains(k));
+            !feeds || generates
+        })
+        .collect()
+}
