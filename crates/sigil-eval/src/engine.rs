@@ -1100,21 +1100,6 @@ impl UnorderedProc {
 }
 
 /// The names of the inputs a query reads directly.
-fn direct_inputs(q: &Query) -> Vec<String> {
-    match q {
-        Query::Match(_) => Vec::new(),
-        Query::Threshold(t) => t.inputs.iter().map(|i| i.name.clone()).collect(),
-        Query::Unordered(u) => u.inputs.iter().map(|i| i.name.clone()).collect(),
-        Query::Sequence(s) => s
-            .steps
-            .iter()
-            .map(|st| &st.input)
-            .chain(s.until.iter())
-            .map(|i| i.name.clone())
-            .collect(),
-    }
-}
-
 /// A rule ready to evaluate.
 struct Compiled {
     rule: Arc<RuleRef>,
@@ -1166,24 +1151,6 @@ pub fn rule_ref(r: &Rule) -> RuleRef {
     }
 }
 
-fn input_names(q: &Query, out: &mut BTreeSet<String>) {
-    let add = |i: &Input, out: &mut BTreeSet<String>| {
-        out.insert(i.name.clone());
-        input_names(&i.query, out);
-    };
-    match q {
-        Query::Match(_) => {}
-        Query::Threshold(t) => t.inputs.iter().for_each(|i| add(i, out)),
-        Query::Unordered(u) => u.inputs.iter().for_each(|i| add(i, out)),
-        Query::Sequence(s) => {
-            s.steps.iter().for_each(|st| add(&st.input, out));
-            if let Some(u) = &s.until {
-                add(u, out);
-            }
-        }
-    }
-}
-
 impl Engine {
     /// Compiles rules. Rules that feed a correlation of the set alert on their own only if
     /// a correlation naming them has `generate: true`.
@@ -1199,36 +1166,14 @@ impl Engine {
 
     fn build(rules: &[Rule], indexed: bool) -> (Engine, Vec<Rejected>) {
         let mut fields = Fields::default();
-        let mut feeding = BTreeSet::new();
-        let mut generating = BTreeSet::new();
-        for r in rules {
-            let mut names = BTreeSet::new();
-            input_names(&r.query, &mut names);
-            // A Sigma 1.x aggregation's input is the rule itself: it does not feed itself.
-            for own in [&r.meta.name, &r.meta.id].into_iter().flatten() {
-                names.remove(own);
-            }
-            if r.meta.generate {
-                // Only the rules the correlation names itself, not those further down.
-                generating.extend(direct_inputs(&r.query));
-            }
-            feeding.extend(names);
-        }
+        let alerting = sigil_ir::alerting_rules(rules);
         let mut compiled = Vec::new();
         let mut rejected = Vec::new();
         let mut needs = Vec::new();
         let mut leaf_rule = Vec::new();
         let mut stateful = Vec::new();
-        for r in rules {
+        for (r, alerts) in rules.iter().zip(alerting) {
             let rr = rule_ref(r);
-            let feeds = [&r.meta.name, &r.meta.id]
-                .into_iter()
-                .flatten()
-                .any(|k| feeding.contains(k));
-            let generates = [&r.meta.name, &r.meta.id]
-                .into_iter()
-                .flatten()
-                .any(|k| generating.contains(k));
             let mut leaves = Vec::new();
             match compile(&r.query, &mut fields, &mut leaves) {
                 Ok(mut proc) => {
@@ -1254,7 +1199,7 @@ impl Engine {
                         rule: Arc::new(rr),
                         proc,
                         outputs: r.outputs.clone(),
-                        silent: feeds && !generates,
+                        silent: !alerts,
                     });
                 }
                 Err(error) => rejected.push(Rejected { rule: rr, error }),
