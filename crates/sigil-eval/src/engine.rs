@@ -9,7 +9,7 @@ use crate::matcher::{CompileError, EventCtx, Fields, Matcher, text};
 use crate::prefilter::{self, ClauseScratch, Clauses, Need, Prefilter};
 use crate::time;
 use serde_json::Value;
-use sigil_ir::{Agg, AggExpr, AggFunc, CmpOp, Input, Output, Query, Rule, ScoreCase, WindowKind};
+use sigil_ir::{Agg, AggExpr, AggFunc, Input, Output, Query, Rule, ScoreCase, WindowKind};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, VecDeque};
 use std::sync::Arc;
@@ -841,23 +841,10 @@ impl ThresholdProc {
 /// Evaluates an aggregate expression over a window's entries.
 fn eval_agg(e: &AggExpr, entries: &VecDeque<Entry>, needed: &[String]) -> bool {
     match e {
-        AggExpr::Cmp(a, op, v) => {
-            aggregate(a, entries, needed).is_some_and(|x| compare(*op, x, *v))
-        }
+        AggExpr::Cmp(a, op, v) => aggregate(a, entries, needed).is_some_and(|x| op.holds(x, *v)),
         AggExpr::And(items) => items.iter().all(|i| eval_agg(i, entries, needed)),
         AggExpr::Or(items) => items.iter().any(|i| eval_agg(i, entries, needed)),
         AggExpr::Not(x) => !eval_agg(x, entries, needed),
-    }
-}
-
-fn compare(op: CmpOp, a: f64, b: f64) -> bool {
-    match op {
-        CmpOp::Lt => a < b,
-        CmpOp::Lte => a <= b,
-        CmpOp::Gt => a > b,
-        CmpOp::Gte => a >= b,
-        CmpOp::Eq => a == b,
-        CmpOp::Neq => a != b,
     }
 }
 

@@ -496,17 +496,6 @@ fn int_eq(v: &Value, x: i64) -> bool {
     }
 }
 
-fn cmp(op: CmpOp, a: f64, b: f64) -> bool {
-    match op {
-        CmpOp::Lt => a < b,
-        CmpOp::Lte => a <= b,
-        CmpOp::Gt => a > b,
-        CmpOp::Gte => a >= b,
-        CmpOp::Eq => a == b,
-        CmpOp::Neq => a != b,
-    }
-}
-
 fn eval(n: &Node, ev: &EventCtx, layout: Layout) -> bool {
     match n {
         Node::And(v) => v.iter().all(|x| eval(x, ev, layout)),
@@ -583,7 +572,7 @@ fn pred(id: usize, t: &T, ev: &EventCtx, layout: Layout) -> bool {
         T::Cmp(op, x) => vals
             .iter()
             .filter_map(|v| number(v))
-            .any(|n| cmp(*op, n, *x)),
+            .any(|n| op.holds(n, *x)),
         T::FieldRef(other, how, ci) => {
             let others = ev.field(*other, layout);
             let fold = |s: &str| if *ci { fold(s) } else { s.to_string() };
@@ -603,7 +592,7 @@ fn pred(id: usize, t: &T, ev: &EventCtx, layout: Layout) -> bool {
         T::TimePart(part, op, x) => vals
             .iter()
             .filter_map(|v| time::parse_ms(v))
-            .any(|ms| cmp(*op, time::part(ms, *part) as f64, *x as f64)),
+            .any(|ms| op.holds(time::part(ms, *part) as f64, *x as f64)),
     }
 }
 

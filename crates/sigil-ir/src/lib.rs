@@ -329,6 +329,18 @@ pub enum CmpOp {
 }
 
 impl CmpOp {
+    /// Whether `a op b` holds (IEEE comparison: nothing holds against NaN but `!=`).
+    pub fn holds(self, a: f64, b: f64) -> bool {
+        match self {
+            CmpOp::Lt => a < b,
+            CmpOp::Lte => a <= b,
+            CmpOp::Gt => a > b,
+            CmpOp::Gte => a >= b,
+            CmpOp::Eq => a == b,
+            CmpOp::Neq => a != b,
+        }
+    }
+
     /// The operator's symbol.
     pub fn symbol(self) -> &'static str {
         match self {
