@@ -4,8 +4,8 @@ use serde_json::json;
 use sigil_backend::Profile;
 use sigil_diagnostics::{Diagnostic, render_human, render_json};
 use sigil_driver::compile::{
-    CompileOptions, CompileReport, backend, backends, compile, file_text, note_line, rule_stem,
-    write_atomic,
+    CompileOptions, CompileReport, add_placeholder, backend, backends, compile, file_text,
+    note_line, rule_stem, write_atomic,
 };
 use std::io::Write;
 use std::path::PathBuf;
@@ -38,6 +38,8 @@ pub struct Args {
     pub strict: bool,
     /// Also compile rules that only feed correlations.
     pub include_inputs: bool,
+    /// `NAME=VALUE` placeholder values.
+    pub placeholders: Vec<String>,
 }
 
 fn usage_error(msg: &str) -> ExitCode {
@@ -99,7 +101,14 @@ pub fn run(args: Args) -> ExitCode {
             args.profile
         ));
     };
+    let mut table = sigil_lower::PlaceholderValues::new();
+    for p in &args.placeholders {
+        if let Err(e) = add_placeholder(&mut table, p) {
+            return usage_error(&format!("--placeholder {e}"));
+        }
+    }
     let opts = CompileOptions {
+        placeholders: table,
         targets,
         profile,
         mapping_files: args.mappings,

@@ -82,6 +82,9 @@ enum Command {
         /// Also compile rules that only feed correlations.
         #[arg(long)]
         include_inputs: bool,
+        /// A value for an `|expand` placeholder, NAME=VALUE (repeat for several values).
+        #[arg(long = "placeholder", value_name = "NAME=VALUE")]
+        placeholders: Vec<String>,
     },
     /// List the targets and what each expresses exactly, approximately or not at all.
     Targets {
@@ -141,6 +144,7 @@ fn main() -> ExitCode {
             format,
             strict,
             include_inputs,
+            placeholders,
         } => compile_cmd::run(compile_cmd::Args {
             paths,
             targets,
@@ -150,6 +154,7 @@ fn main() -> ExitCode {
             format,
             strict,
             include_inputs,
+            placeholders,
         }),
         Command::Targets { format } => compile_cmd::targets(format),
         Command::Hunt {

@@ -5,7 +5,7 @@ use rayon::prelude::*;
 use sigil_backend::{Backend, Compiled, Mapping, Note, Profile, map_rule};
 use sigil_diagnostics::{Code, Diagnostic};
 use sigil_ir::{Rule, alerting_rules};
-use sigil_lower::{has_placeholders, resolve_placeholders};
+use sigil_lower::{PlaceholderValues, has_placeholders, resolve_placeholders};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -39,6 +39,8 @@ pub struct CompileOptions {
     pub strict: bool,
     /// Also compile rules that only feed correlations (building blocks).
     pub include_inputs: bool,
+    /// Values of `|expand` placeholders (name → values, OR-ed).
+    pub placeholders: PlaceholderValues,
 }
 
 impl Default for CompileOptions {
@@ -50,6 +52,7 @@ impl Default for CompileOptions {
             passthrough_time: "@timestamp".into(),
             strict: false,
             include_inputs: false,
+            placeholders: PlaceholderValues::new(),
         }
     }
 }
@@ -152,16 +155,27 @@ fn file_target(text: &str) -> Option<String> {
         .map(|t| t.trim().trim_matches(['"', '\'']).to_string())
 }
 
-/// Compiles one lowered rule with one target's mapping.
+/// Compiles one lowered rule with one target's mapping (no placeholder values).
 pub fn compile_rule(
     backend: &dyn Backend,
     mapping: &Mapping,
     rule: &Rule,
     strict: bool,
 ) -> Result<Compiled, Vec<Diagnostic>> {
+    compile_rule_with(backend, mapping, rule, strict, &PlaceholderValues::new())
+}
+
+/// Compiles one lowered rule with one target's mapping and placeholder values.
+pub fn compile_rule_with(
+    backend: &dyn Backend,
+    mapping: &Mapping,
+    rule: &Rule,
+    strict: bool,
+    placeholders: &PlaceholderValues,
+) -> Result<Compiled, Vec<Diagnostic>> {
     let resolved;
     let rule = if has_placeholders(rule) {
-        resolved = resolve_placeholders(rule, &Default::default())?;
+        resolved = resolve_placeholders(rule, placeholders)?;
         &resolved
     } else {
         rule
@@ -205,12 +219,28 @@ pub fn compile(paths: &[PathBuf], opts: &CompileOptions) -> CompileReport {
     report.outputs = work
         .into_par_iter()
         .map(|(rule, b, m)| TargetOutput {
-            result: compile_rule(b, m, &rule, opts.strict),
+            result: compile_rule_with(b, m, &rule, opts.strict, &opts.placeholders),
             rule,
             target: b.name(),
         })
         .collect();
     report
+}
+
+/// Parses `NAME=VALUE` into the placeholder table (repeated names add values).
+pub fn add_placeholder(table: &mut PlaceholderValues, arg: &str) -> Result<(), String> {
+    let (name, value) = arg
+        .split_once('=')
+        .ok_or_else(|| format!("`{arg}` is not NAME=VALUE"))?;
+    let name = name.trim().trim_matches('%');
+    if name.is_empty() {
+        return Err(format!("`{arg}` has no placeholder name"));
+    }
+    table
+        .entry(name.to_string())
+        .or_default()
+        .push(value.to_string());
+    Ok(())
 }
 
 /// The file stem a rule's query is written under (`name`, else id, else its title).
