@@ -101,48 +101,28 @@ impl Pass<'_> {
     }
 
     fn field(&mut self, src: &SourceMap, ls: &LogSource, name: &str, span: Option<Span>) -> String {
-        match src.field(name) {
-            Ok(Some(f)) => f.to_string(),
-            Ok(None) => {
-                let d = self
-                    .diag(
-                        Code::UnmappedField,
-                        format!(
-                            "rule `{}`: field `{name}` of log source {} does not exist in target `{}` (source `{}` in {} maps it to null)",
-                            self.rule.meta.title,
-                            ls_text(ls),
-                            self.mapping.target,
-                            src.id,
-                            src.file
-                        ),
-                        span,
-                    )
-                    .hint("rewrite the rule without the field, or map it to a field the target has in a --mapping file");
-                self.errors.push(d);
-                name.to_string()
-            }
-            Err(crate::Unlisted) => {
-                let d = self
-                    .diag(
-                        Code::UnmappedField,
-                        format!(
-                            "rule `{}`: field `{name}` of log source {} has no mapping in target `{}` (source `{}` in {})",
-                            self.rule.meta.title,
-                            ls_text(ls),
-                            self.mapping.target,
-                            src.id,
-                            src.file
-                        ),
-                        span,
-                    )
-                    .hint(format!(
-                        "add `{name}: <target field>` under source `{}`'s fields in a --mapping file, or set `unmapped: passthrough` there",
-                        src.id
-                    ));
-                self.errors.push(d);
-                name.to_string()
-            }
-        }
+        let (what, hint) = match src.field(name) {
+            Ok(Some(f)) => return f.to_string(),
+            Ok(None) => (
+                format!("does not exist in target `{}` (source `{}` in {} maps it to null)", self.mapping.target, src.id, src.file),
+                "rewrite the rule without the field, or map it to a field the target has in a --mapping file".to_string(),
+            ),
+            Err(crate::Unlisted) => (
+                format!("has no mapping in target `{}` (source `{}` in {})", self.mapping.target, src.id, src.file),
+                format!(
+                    "add `{name}: <target field>` under source `{}`'s fields in a --mapping file, or set `unmapped: passthrough` there",
+                    src.id
+                ),
+            ),
+        };
+        let msg = format!(
+            "rule `{}`: field `{name}` of log source {} {what}",
+            self.rule.meta.title,
+            ls_text(ls)
+        );
+        let d = self.diag(Code::UnmappedField, msg, span).hint(hint);
+        self.errors.push(d);
+        name.to_string()
     }
 
     fn expr(&mut self, e: &Expr, src: &SourceMap, ls: &LogSource) -> Expr {
