@@ -10,6 +10,7 @@
 pub mod agg;
 mod caps;
 pub mod expr;
+pub mod regex_lucene;
 pub mod text;
 
 pub use caps::{Capability, Construct, Fidelity, matrix};

@@ -1,0 +1,315 @@
+//! SPL verification. No SPL engine runs offline, so every query is read by the backend's
+//! structural checker (`crates/sigil-backend-spl/src/lint.rs`: balanced quotes and brackets,
+//! no backtick, no pipe or subsearch outside its place, known commands only) and every
+//! rule value must still be one literal of the query:
+//!
+//! - every rule in `rules/`, with the default and the pass-through mappings;
+//! - rule files built from adversarial strings (quotes, backslashes, pipes, brackets,
+//!   backticks, newlines, wildcards, unicode) as values, regexes, keywords and field names,
+//!   through the whole pipeline (parse, lower, map, emit);
+//! - the SigmaHQ corpus with the generic mapping, read from `$SIGIL_SHARED/corpus/sigmahq`
+//!   (skipped with a printed reason without `SIGIL_SHARED`; a failure under `CI=true`).
+
+#[path = "../crates/sigil-backend-spl/src/lint.rs"]
+#[allow(dead_code)]
+mod lint;
+#[path = "../crates/sigil-backend-spl/src/lit.rs"]
+#[allow(dead_code)]
+mod lit;
+
+use sigil_backend::{Mapping, Profile};
+use sigil_driver::compile::{backend, compile_rule};
+use sigil_ir::{Predicate, Rule, Seg, Test, Value};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+fn spl() -> &'static dyn sigil_backend::Backend {
+    backend("spl").expect("the spl backend")
+}
+
+/// Every predicate of every search of a rule.
+fn predicates(rule: &Rule) -> Vec<Predicate> {
+    let mut out = Vec::new();
+    rule.query.for_each_search(&mut |s| {
+        s.expr.for_each_pred(&mut |p: &Predicate| {
+            out.push(p.clone());
+            if let Test::Element(inner) = &p.test {
+                inner.for_each_pred(&mut |q: &Predicate| out.push(q.clone()));
+            }
+        })
+    });
+    out
+}
+
+/// Checks a query's structure and that each rule value is carried by one literal: equal to
+/// it (search command) or holding its regex-escaped form (where match()).
+fn check_query(rule: &Rule, q: &str) -> Result<(), String> {
+    let c = lint::check(q).map_err(|e| format!("{e}\n{q}"))?;
+    let carried = |text: &str| {
+        text.is_empty()
+            || c.strings.iter().any(|s| s == text || s.contains(text))
+            || c.strings.iter().any(|s| s.contains(&lit::regex_text(text)))
+    };
+    for p in predicates(rule) {
+        let missing = match &p.test {
+            Test::Eq(Value::Str(v), _) => (!carried(v)).then(|| v.clone()),
+            Test::Pattern(pat, _) => pat.0.iter().find_map(|s| match s {
+                Seg::Lit(l) if !carried(l) => Some(l.clone()),
+                _ => None,
+            }),
+            Test::Regex(re, _) => match lit::safe_regex(re) {
+                Some(safe) if !c.strings.iter().any(|s| s.contains(&safe)) => Some(re.clone()),
+                _ => None,
+            },
+            _ => None,
+        };
+        if let Some(v) = missing {
+            return Err(format!("value {v:?} is not one literal of\n{q}"));
+        }
+    }
+    Ok(())
+}
+
+fn root() -> PathBuf {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    std::env::set_current_dir(&root).expect("package root");
+    root
+}
+
+#[test]
+fn every_library_rule_passes_the_structural_check() {
+    let root = root();
+    let report = sigil_driver::check(&[root.join("rules")]);
+    assert_eq!(report.errors(), 0, "rules/ must check clean");
+    let mut compiled = 0;
+    for (label, mapping) in [
+        (
+            "default",
+            Mapping::builtin("spl", Profile::Default).expect("default mapping"),
+        ),
+        ("passthrough", Mapping::passthrough("spl", "@timestamp")),
+    ] {
+        for r in &report.rules {
+            if let Ok(c) = compile_rule(spl(), &mapping, r, false) {
+                compiled += 1;
+                if let Err(e) = check_query(r, &c.query) {
+                    panic!("{} ({label}): {e}", r.meta.title);
+                }
+            }
+        }
+    }
+    // The pass-through mapping maps everything, so at least every rule compiles once.
+    assert!(
+        compiled >= report.rules.len(),
+        "only {compiled} compiled of {} rules x 2 mappings",
+        report.rules.len()
+    );
+}
+
+/// A small deterministic generator (no dependency): xorshift over a seed.
+struct Gen(u64);
+
+impl Gen {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn string(&mut self) -> String {
+        const PIECES: &[&str] = &[
+            "\"",
+            "\\",
+            "\\\"",
+            "\\\\",
+            "|",
+            "||",
+            "[",
+            "]",
+            "[search x]",
+            "`",
+            "`m`",
+            "\n",
+            "\r\n",
+            "\t",
+            "\u{1}",
+            "\u{7f}",
+            "*",
+            "?",
+            "%",
+            "_",
+            "=",
+            "'",
+            "(",
+            ")",
+            "$t$",
+            "ü",
+            "İ",
+            "𝔘",
+            "中",
+            " ",
+            "a",
+            "Z",
+            "0",
+            "\\*",
+            "| delete",
+            "NOT",
+            "OR",
+            "```",
+            "\u{2028}",
+            "\u{feff}",
+        ];
+        let n = (self.next() % 7) as usize;
+        (0..n)
+            .map(|_| PIECES[(self.next() % PIECES.len() as u64) as usize])
+            .collect()
+    }
+}
+
+/// A YAML double-quoted scalar holding `s` exactly (JSON strings are valid YAML).
+fn yq(s: &str) -> String {
+    serde_json::to_string(s).expect("a string serialises")
+}
+
+/// A rule reading `v` through every string test; the regex test sits in its own rule, so a
+/// value that is not a valid regex does not hide the others.
+fn rule_file(i: usize, field: &str, v: &str) -> String {
+    let k = |m: &str| yq(&format!("{field}{m}"));
+    let v = yq(v);
+    format!(
+        r#"title: adversarial {i}
+name: adversarial_{i}
+logsource: {{product: aws, service: cloudtrail}}
+detection:
+  plain:
+    {}: {v}
+  cased:
+    {}: {v}
+  contains:
+    {}: {v}
+  starts:
+    {}: {v}
+  keyword:
+    - {v}
+  condition: plain or cased or contains or starts or keyword
+---
+title: adversarial regex {i}
+name: adversarial_regex_{i}
+logsource: {{product: aws, service: cloudtrail}}
+detection:
+  regex:
+    {}: {v}
+  condition: regex
+"#,
+        k(""),
+        k("|cased"),
+        k("|contains"),
+        k("|startswith|cased"),
+        k("|re"),
+    )
+}
+
+#[test]
+fn adversarial_values_stay_one_literal_through_the_whole_pipeline() {
+    root();
+    let dir = std::env::temp_dir().join(format!("sigil_spl_engine_{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let mut g = Gen(0x5EED_5EED_1234_5678);
+    for i in 0..300 {
+        let v = g.string();
+        let field = if i % 3 == 0 {
+            format!("f{}", g.string())
+        } else {
+            "userAgent".to_string()
+        };
+        std::fs::write(dir.join(format!("r{i}.yml")), rule_file(i, &field, &v)).expect("write");
+    }
+    let report = sigil_driver::check(std::slice::from_ref(&dir));
+    let mapping = Mapping::passthrough("spl", "@timestamp");
+    let (mut ok, mut refused) = (0, 0);
+    for r in &report.rules {
+        match compile_rule(spl(), &mapping, r, false) {
+            Ok(c) => {
+                ok += 1;
+                if let Err(e) = check_query(r, &c.query) {
+                    panic!("{}: {e}", r.meta.title);
+                }
+            }
+            Err(diags) => {
+                refused += 1;
+                for d in diags {
+                    assert!(
+                        d.message.contains("field name") || d.message.contains("regex"),
+                        "unexpected refusal: {}",
+                        d.message
+                    );
+                }
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    eprintln!(
+        "adversarial rules: {} lowered, {ok} compiled and checked, {refused} refused (unquotable field names)",
+        report.rules.len()
+    );
+    assert!(ok >= 300, "only {ok} adversarial rules compiled");
+}
+
+fn corpus() -> Option<PathBuf> {
+    let Some(shared) = std::env::var_os("SIGIL_SHARED").map(PathBuf::from) else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but SIGIL_SHARED is not set: the SPL corpus check cannot run"
+        );
+        eprintln!("skipping the SPL corpus structural check: SIGIL_SHARED is not set");
+        return None;
+    };
+    let dir = shared.join("corpus/sigmahq/rules");
+    assert!(dir.is_dir(), "{} is not a folder", dir.display());
+    Some(dir)
+}
+
+#[test]
+fn sigmahq_corpus_queries_pass_the_structural_check() {
+    let Some(dir) = corpus() else { return };
+    let report = sigil_driver::check(&[dir]);
+    let mapping = Mapping::builtin("spl", Profile::Generic).expect("generic mapping");
+    let (mut exact, mut approx, mut failed) = (0usize, 0usize, 0usize);
+    let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
+    let mut bad = Vec::new();
+    for r in &report.rules {
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            compile_rule(spl(), &mapping, r, false)
+        }));
+        match out {
+            Err(_) => bad.push(format!("{}: panic", r.origin.file)),
+            Ok(Ok(c)) => {
+                if c.notes.is_empty() {
+                    exact += 1;
+                } else {
+                    approx += 1;
+                }
+                if let Err(e) = check_query(r, &c.query) {
+                    bad.push(format!("{}: {e}", r.origin.file));
+                }
+            }
+            Ok(Err(diags)) => {
+                failed += 1;
+                let d = &diags[0];
+                *reasons.entry(d.code.to_string()).or_default() += 1;
+            }
+        }
+    }
+    eprintln!(
+        "spl corpus: {} rules, {exact} exact, {approx} approximated, {failed} not compiled {reasons:?}",
+        report.rules.len()
+    );
+    assert!(
+        bad.is_empty(),
+        "{} bad queries:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
+}
