@@ -41,6 +41,20 @@ fn predicates(rule: &Rule) -> Vec<Predicate> {
     out
 }
 
+/// Every note is on a construct the backend declares approximate (never on an exact one).
+fn check_notes(c: &sigil_backend::Compiled) -> Result<(), String> {
+    let caps = spl().capabilities();
+    for n in &c.notes {
+        let declared = caps.iter().find(|k| k.construct == n.construct);
+        if declared.map(|k| k.fidelity) != Some(sigil_backend::Fidelity::Approx) {
+            return Err(format!(
+                "note on a construct not declared approximate: {n:?}"
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Checks a query's structure and that each rule value is carried by one literal: equal to
 /// it (search command) or holding its regex-escaped form (where match()).
 fn check_query(rule: &Rule, q: &str) -> Result<(), String> {
@@ -92,7 +106,7 @@ fn every_library_rule_passes_the_structural_check() {
         for r in &report.rules {
             if let Ok(c) = compile_rule(spl(), &mapping, r, false) {
                 compiled += 1;
-                if let Err(e) = check_query(r, &c.query) {
+                if let Err(e) = check_query(r, &c.query).and_then(|()| check_notes(&c)) {
                     panic!("{} ({label}): {e}", r.meta.title);
                 }
             }
@@ -291,7 +305,7 @@ fn sigmahq_corpus_queries_pass_the_structural_check() {
                 } else {
                     approx += 1;
                 }
-                if let Err(e) = check_query(r, &c.query) {
+                if let Err(e) = check_query(r, &c.query).and_then(|()| check_notes(&c)) {
                     bad.push(format!("{}: {e}", r.origin.file));
                 }
             }

@@ -556,7 +556,7 @@ fn threshold_body(
             cx.approx(
                 Construct::SlidingWindow,
                 span,
-                "streamstats tests the condition at every event over the events of the last window length; the evaluator empties a group's window after it alerts, so SPL alerts again on later events of the same burst, and an event exactly one window length old may fall outside Splunk's window",
+                "streamstats tests the condition at every event over the events of the last window length; the evaluator empties a group's window after it alerts, so SPL alerts again on later events of the same burst; an event exactly one window length old may fall outside Splunk's window, and a window holds at most max_stream_window events (limits.conf, 10,000 by default)",
             );
             text.push_str(&format!(
                 "{PIPE}sort 0 _time{PIPE}streamstats time_window={w} {fns}{}",
@@ -648,6 +648,13 @@ fn sequence(rule: &MappedRule, s: &Sequence, span: Option<Span>, cx: &mut Cx) ->
         span,
         "the steps are chained with streamstats (latest start wins, as in the evaluator), but a completed sequence does not consume its events, so a later completing event alerts again with the same earlier ones; events at the same timestamp are ordered by input rather than arrival, and an event matching two consecutive steps may fill both",
     );
+    if s.maxspan_ms.is_none() && s.steps.len() + usize::from(s.until.is_some()) > 1 {
+        cx.approx(
+            Construct::Sequence,
+            span,
+            "without a maximum span, streamstats looks back over at most max_stream_window events (limits.conf, 10,000 by default), so steps further apart than that are not joined",
+        );
+    }
     let window = s
         .maxspan_ms
         .map(|ms| {
@@ -758,7 +765,7 @@ fn unordered(rule: &MappedRule, u: &Unordered, span: Option<Span>, cx: &mut Cx) 
     cx.approx(
         Construct::Unordered,
         span,
-        "streamstats counts the inputs seen per key over the last span at every event; the evaluator forgets a key's occurrences after it alerts, so SPL alerts again on later events of the same burst, and an event exactly one span old may fall outside Splunk's window",
+        "streamstats counts the inputs seen per key over the last span at every event; the evaluator forgets a key's occurrences after it alerts, so SPL alerts again on later events of the same burst; an event exactly one span old may fall outside Splunk's window, and a window holds at most max_stream_window events (limits.conf, 10,000 by default)",
     );
     let w = span_text(u.within_ms, Construct::Unordered, span, cx);
     let mut text = combine(branches);
