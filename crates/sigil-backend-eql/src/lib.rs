@@ -90,9 +90,9 @@ pub fn capabilities() -> Vec<Capability> {
             TumblingWindow,
             "a count over a tumbling window runs as a sliding `runs` sequence of the same length (noted: bursts across window edges alert too, and at the N-th event)",
         ),
-        C::exact(
+        C::approx(
             SlidingWindow,
-            "a count over a sliding window is `sequence by keys with maxspan=L [search] with runs=N`",
+            "a count over a sliding window is `sequence by keys with maxspan=L [search] with runs=N`: the first alert of a burst is the evaluator's; after it Elasticsearch keeps the group's newer partial runs, so further events of the burst alert again on overlapping events (noted)",
         ),
         C::exact(AggCount, "`count() >= N` (2 ≤ N ≤ 100) as `with runs=N`"),
         C::refused(AggDistinct, "EQL has no aggregation"),
@@ -102,9 +102,9 @@ pub fn capabilities() -> Vec<Capability> {
             AggCondition,
             "only a single `count() >= N` (or `> N-1`) condition has a `runs` encoding",
         ),
-        C::exact(
+        C::approx(
             Sequence,
-            "native `sequence`, keys shared by every step in `sequence by`, others per step",
+            "native `sequence`, keys shared by every step in `sequence by`, others per step; Elasticsearch keeps a key's other pending partials when a sequence completes, the evaluator discards them (noted)",
         ),
         C::exact(SequenceRuns, "`with runs=N` (1 ≤ N ≤ 100)"),
         C::exact(SequenceUntil, "`until [ … ]`"),

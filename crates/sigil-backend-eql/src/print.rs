@@ -625,6 +625,18 @@ impl Emitter<'_> {
             );
             return String::new();
         }
+        if n > 1 {
+            cx.approx(
+                Construct::SlidingWindow,
+                span,
+                format!(
+                    "the first alert of a burst is the evaluator's ({n} events within {}); after it Elasticsearch keeps the group's newer partial runs, so each further event within {} of the previous {} alerts again, where the evaluator empties the window and waits for {n} new events",
+                    duration(t.window.length_ms),
+                    duration(t.window.length_ms),
+                    n - 1
+                ),
+            );
+        }
         if inputs.len() > 1 {
             cx.approx(
                 Construct::MultiSource,
@@ -645,9 +657,11 @@ impl Emitter<'_> {
                 .collect();
             return self.union(&with_keys, cx);
         }
-        let plain: Vec<(&Search, Vec<Expr>)> =
-            inputs.iter().map(|(s, _)| (*s, Vec::new())).collect();
-        let step = self.union(&plain, cx);
+        let with_keys: Vec<(&Search, Vec<Expr>)> = inputs
+            .iter()
+            .map(|(s, f)| (*s, f.iter().map(|k| exists(k)).collect()))
+            .collect();
+        let step = self.union(&with_keys, cx);
         let mut out = String::from("sequence");
         if !key_fields.is_empty() {
             let _ = write!(out, " by {}", key_fields.join(", "));
@@ -772,6 +786,11 @@ impl Emitter<'_> {
                 .collect();
             return self.union(&[(steps[0].0, keys)], cx);
         }
+        cx.approx(
+            Construct::Sequence,
+            span,
+            "when a sequence completes, Elasticsearch keeps the key's other pending partial sequences (its documented state machine) where the evaluator discards them, so later events can complete an older partial and alert again",
+        );
         let mut out = String::from("sequence");
         if !shared.is_empty() {
             let keys: Vec<String> = shared.iter().map(|f| quote(cx, f)).collect();
@@ -787,16 +806,22 @@ impl Emitter<'_> {
             let keys: Vec<String> = per_step.iter().map(|f| quote(cx, &f[idx])).collect();
             format!(" by {}", keys.join(", "))
         };
-        for (idx, (search, _, runs)) in steps.iter().enumerate() {
-            let q = self.union(&[(search, Vec::new())], cx);
+        let keys_of = |input: &Input| -> Vec<Expr> {
+            s.by.iter()
+                .filter_map(|k| input.field(k))
+                .map(exists)
+                .collect()
+        };
+        for (idx, (search, input, runs)) in steps.iter().enumerate() {
+            let q = self.union(&[(search, keys_of(input))], cx);
             let by = by_of(cx, idx);
             let _ = write!(out, "\n  [{q}]{by}");
             if *runs > 1 {
                 let _ = write!(out, " with runs={runs}");
             }
         }
-        if let Some((search, _)) = until {
-            let q = self.union(&[(search, Vec::new())], cx);
+        if let Some((search, input)) = until {
+            let q = self.union(&[(search, keys_of(input))], cx);
             let by = by_of(cx, steps.len());
             let _ = write!(out, "\nuntil [{q}]{by}");
         }
@@ -814,12 +839,14 @@ fn refuse_key(cx: &mut Cx, span: Option<sigil_diagnostics::Span>, why: String) -
     "_".into()
 }
 
+/// `not (?f == null)`: an event lacking a join key never joins (the evaluator drops such
+/// occurrences; the eql package would join them under a null key).
 fn exists(f: &str) -> Expr {
-    Expr::Pred(Predicate {
+    Expr::negate(Expr::Pred(Predicate {
         target: Target::Field(f.to_string()),
-        test: Test::Exists(true),
+        test: Test::Null,
         span: None,
-    })
+    }))
 }
 
 /// Evaluates a score condition for an alert of exactly `n` events; `None` when it reads

@@ -230,9 +230,9 @@ fn count_thresholds_become_runs_sequences() {
     assert!(refusals.is_empty());
     assert_eq!(
         q,
-        "// score: 30\nsequence by user.name with maxspan=10m\n  [any where ?e == \"x\"] with runs=20"
+        "// score: 30\nsequence by user.name with maxspan=10m\n  [any where (?e == \"x\" and not (?user.name == null))] with runs=20"
     );
-    assert_eq!(notes, vec![Construct::Score]);
+    assert_eq!(notes, vec![Construct::SlidingWindow, Construct::Score]);
     let mut too_many = t.clone();
     too_many.condition = count_gte(101.0);
     assert_eq!(
@@ -279,13 +279,11 @@ fn sequences_share_or_split_their_keys() {
         )),
     };
     let (q, notes, refusals) = compile(Query::Sequence(s));
-    assert!(
-        refusals.is_empty() && notes.is_empty(),
-        "{refusals:?} {notes:?}"
-    );
+    assert!(refusals.is_empty(), "{refusals:?}");
+    assert_eq!(notes, vec![Construct::Sequence]);
     assert_eq!(
         q,
-        "sequence with maxspan=30m\n  [any where ?e == \"a\"] by user.name\n  [any where ?e == \"b\"] by user.id with runs=3\nuntil [any where ?e == null] by user.id"
+        "sequence with maxspan=30m\n  [any where (?e == \"a\" and not (?user.name == null))] by user.name\n  [any where (?e == \"b\" and not (?user.id == null))] by user.id with runs=3\nuntil [any where (?e == null and not (?user.id == null))] by user.id"
     );
 }
 
