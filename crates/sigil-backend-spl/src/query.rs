@@ -199,7 +199,7 @@ fn branch(
     input: &Input,
     tag: &str,
     needs: &[Need],
-    outer_keys: &[String],
+    outer_keys: Option<&[String]>,
     cx: &mut Cx,
 ) -> Branch {
     match &*input.query {
@@ -213,7 +213,8 @@ fn branch(
                 streaming: true,
             }
         }
-        Query::Threshold(t) if !outer_keys.is_empty() || t.group_by.is_empty() => {
+        Query::Threshold(t) if outer_keys.is_some() => {
+            let outer_keys = outer_keys.unwrap_or_default();
             // The outer correlation's keys regroup the inner threshold (semantics 7).
             let mut inner_keys = Vec::new();
             for k in outer_keys {
@@ -255,9 +256,8 @@ fn branch(
                 Construct::Chained,
                 input.origin,
                 format!(
-                    "SPL can use a threshold as an input of a sequence or unordered correlation, not a {} as an input of a {}",
+                    "SPL can use a threshold only as an input of a sequence or unordered correlation, so a {} cannot be an input here",
                     other.kind(),
-                    rule.rule.query.kind()
                 ),
                 &["use the inner rule's searches as inputs directly"],
             );
@@ -466,17 +466,7 @@ fn threshold_body(
         .inputs
         .iter()
         .enumerate()
-        .map(|(i, input)| {
-            if !matches!(*input.query, Query::Match(_)) {
-                cx.refuse(
-                    Construct::Chained,
-                    input.origin,
-                    "SPL cannot aggregate the alerts of a correlation again in a threshold",
-                    &["count the inner rule's searches directly in one threshold"],
-                );
-            }
-            branch(rule, input, &(i + 1).to_string(), &needs, &[], cx)
-        })
+        .map(|(i, input)| branch(rule, input, &(i + 1).to_string(), &needs, None, cx))
         .collect();
     let mut text = combine(branches);
     text.push_str(&keys_present(&keys));
@@ -636,12 +626,12 @@ fn sequence(rule: &MappedRule, s: &Sequence, span: Option<Span>, cx: &mut Cx) ->
             &st.input,
             &format!("s{}", i + 1),
             &needs,
-            keys,
+            Some(keys),
             cx,
         ));
     }
     if let Some(u) = &s.until {
-        branches.push(branch(rule, u, "u", &needs, keys, cx));
+        branches.push(branch(rule, u, "u", &needs, Some(keys), cx));
     }
     cx.approx(
         Construct::Sequence,
@@ -760,7 +750,7 @@ fn unordered(rule: &MappedRule, u: &Unordered, span: Option<Span>, cx: &mut Cx) 
         .inputs
         .iter()
         .enumerate()
-        .map(|(i, input)| branch(rule, input, &format!("i{}", i + 1), &needs, keys, cx))
+        .map(|(i, input)| branch(rule, input, &format!("i{}", i + 1), &needs, Some(keys), cx))
         .collect();
     cx.approx(
         Construct::Unordered,

@@ -395,6 +395,56 @@ fn a_threshold_step_is_appended_and_regrouped() {
 }
 
 #[test]
+fn nesting_other_than_a_threshold_step_is_refused() {
+    let burst = Input {
+        name: "burst".into(),
+        query: Box::new(Query::Threshold(threshold(
+            WindowKind::Tumbling,
+            count_ge(10.0),
+        ))),
+        fields: BTreeMap::new(),
+        origin: None,
+    };
+    // A threshold step of a sequence without keys is regrouped by no key: it compiles.
+    let login = input(
+        "login",
+        aws(),
+        p("eventName", Test::Eq(s("ConsoleLogin"), Case::Insensitive)),
+        &[],
+    );
+    let seq = Sequence {
+        by: Vec::new(),
+        maxspan_ms: None,
+        steps: vec![
+            Step {
+                input: login,
+                runs: 1,
+            },
+            Step {
+                input: burst.clone(),
+                runs: 1,
+            },
+        ],
+        until: None,
+    };
+    let q = query(&rule(Query::Sequence(seq.clone())));
+    assert!(q.contains("| append ["), "{q}");
+    // A threshold over a threshold, and a sequence as a step, are refused.
+    let mut outer = threshold(WindowKind::Sliding, count_ge(2.0));
+    outer.inputs = vec![burst];
+    assert!(run(&rule(Query::Threshold(outer))).is_err());
+    let nested = Input {
+        name: "seq".into(),
+        query: Box::new(Query::Sequence(seq.clone())),
+        fields: BTreeMap::new(),
+        origin: None,
+    };
+    let mut outer_seq = seq;
+    outer_seq.steps[1].input = nested;
+    assert!(run(&rule(Query::Sequence(outer_seq))).is_err());
+}
+
+#[test]
 fn unordered_counts_inputs_per_key() {
     let a = input(
         "a",
