@@ -12,7 +12,7 @@ use std::fmt::Write;
 pub enum Unicode {
     /// `\uXXXX` (UTF-16 code units; astral characters as surrogate pairs).
     U4,
-    /// `\u{X…}`.
+    /// `\u{XX…}` (two to eight hex digits).
     UBraces,
     /// The literal cannot hold such characters: quoting fails.
     Unsupported,
@@ -45,7 +45,8 @@ impl Quoting {
                         let _ = write!(out, "\\u{:04x}", c as u32);
                     }
                     Unicode::UBraces => {
-                        let _ = write!(out, "\\u{{{:x}}}", c as u32);
+                        // At least two hex digits: Elasticsearch's EQL reads 2 to 8.
+                        let _ = write!(out, "\\u{{{:02x}}}", c as u32);
                     }
                     Unicode::Unsupported => return Err(c),
                 }
@@ -76,6 +77,9 @@ pub fn regex_escape(s: &str, dialect: RegexDialect) -> String {
             RegexDialect::Lucene => "\\.+*?()|[]{}^$\"#@&<>~/",
         };
         match c {
+            // Lucene has no escape sequences: a control character stands for itself (the
+            // string literal around the regex escapes it), and `\n` would mean the letter n.
+            '\n' | '\r' | '\t' if dialect == RegexDialect::Lucene => out.push(c),
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
@@ -265,6 +269,13 @@ mod tests {
             "a\\.b(?s:.*)(?s:.)\\(x\\)"
         );
         assert_eq!(pattern_regex(&p, RegexDialect::Lucene), "a\\.b.*.\\(x\\)");
+        assert_eq!(regex_escape("a\nb", RegexDialect::Lucene), "a\nb");
+        assert_eq!(regex_escape("a\nb", RegexDialect::Perl), "a\\nb");
+        let braces = Quoting {
+            control: Unicode::UBraces,
+            ..DQ
+        };
+        assert_eq!(braces.quote("\u{1}").as_deref(), Ok("\"\\u{01}\""));
     }
 
     #[test]
