@@ -42,11 +42,12 @@ pub fn plain_search_name(name: &str) -> bool {
         && !matches!(name, "AND" | "OR" | "NOT" | "IN" | "TERM" | "CASE")
 }
 
-/// A column name usable bare in eval, stats and table (`identity`, `event_count`).
+/// A column name usable bare in eval, stats and table (`identity`, `event_count`). Dots are
+/// excluded: in an eval expression `a.b` is the concatenation of `a` and `b`.
 pub fn plain_column(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.'))
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
         && !matches!(
             name,
             "AND" | "OR" | "NOT" | "IN" | "XOR" | "LIKE" | "AS" | "BY"
@@ -153,6 +154,7 @@ mod tests {
         assert_eq!(field_ref("a.b://c").as_deref(), Some("'a.b://c'"));
         assert_eq!(field_ref("a'b"), None);
         assert_eq!(column("a-b"), "a_b");
+        assert_eq!(column("user.arn"), "user_arn");
     }
 
     #[test]

@@ -121,7 +121,12 @@ fn match_query(rule: &MappedRule, s: &Search, cx: &mut Cx) -> String {
     let mut evals = Vec::new();
     let mut cols = vec!["_time".to_string()];
     for (name, target) in &rule.output_fields {
-        let col = lit::column(name);
+        // `table` takes field names as they are; a renamed or odd name gets its own column.
+        let col = if name == target && lit::plain_search_name(target) {
+            target.clone()
+        } else {
+            lit::column(name)
+        };
         if &col != target {
             match lit::field_ref(target) {
                 Some(fr) => evals.push(format!("{col}={fr}")),

@@ -464,7 +464,7 @@ fn unordered_counts_inputs_per_key() {
         inputs: vec![a, b],
     }));
     let q = query(&r);
-    assert!(q.contains("streamstats time_window=5m dc(sigil_input) AS sigil_inputs min(sigil_first) AS first_seen count AS event_count BY userIdentity.arn\n| where sigil_inputs==2"), "{q}");
+    assert!(q.contains("streamstats time_window=5m dc(sigil_input) AS sigil_inputs min(sigil_first) AS first_seen count AS event_count BY userIdentity_arn\n| where sigil_inputs==2"), "{q}");
 }
 
 #[test]
