@@ -41,7 +41,11 @@ fn capabilities() -> Vec<Capability> {
             "`=~` (KQL folds ASCII only); text with non-ASCII letters is compared through \
              tolower(), with a note",
         ),
-        C::exact(EqCased, "`==`"),
+        C::exact(
+            EqCased,
+            "`==`; on a dynamic field, also any string element of an array (a regex over its \
+             JSON text)",
+        ),
         C::approx(
             EqNumber,
             "`toreal(f) == n` (numeric strings compare numerically); integers beyond 2^53 are \
@@ -52,9 +56,10 @@ fn capabilities() -> Vec<Capability> {
             "`contains`, `startswith`, `endswith` (`_cs` when cased); non-ASCII text through \
              tolower(), with a note",
         ),
-        C::exact(
+        C::approx(
             Wildcard,
-            "`matches regex` over the whole value, literals escaped, `*` as `(?s:.*)`",
+            "`matches regex` over the whole value, literals escaped, `*` as `(?s:.*)`; a \
+             dynamic field holding an array is matched as its JSON text (noted)",
         ),
         C::exact(WildcardLiteral, "escaped inside the regex"),
         C::approx(

@@ -3,7 +3,7 @@
 use crate::regex;
 use crate::text::{FieldExpr, field, fold, lit, needs_tolower, verbatim_or_lit};
 use sigil_backend::expr::{ExprSyntax, print};
-use sigil_backend::text::{RegexDialect, number, pattern_regex};
+use sigil_backend::text::{RegexDialect, number, pattern_regex, regex_escape};
 use sigil_backend::{Construct, Cx};
 use sigil_ir::{
     Case, CmpOp, Expr, Pattern, Predicate, RefMatch, Seg, Target, Test, TimePart, Value,
@@ -13,6 +13,10 @@ use std::collections::HashSet;
 /// Note for tests that the empty string passes: KQL cannot tell it from an absent field.
 pub const EMPTY_IS_ABSENT: &str = "KQL reads a field an event lacks as an empty string: a test \
      the empty string passes also matches events without the field";
+
+/// Note for tests KQL applies to the JSON text of an array.
+const ARRAY_TEXT: &str = "a dynamic field that holds an array is matched as its JSON text, \
+     where Sigil matches each element";
 
 /// Note for non-ASCII case-insensitive text.
 const NON_ASCII_CASE: &str = "KQL's case-insensitive operators fold ASCII only: text with \
@@ -85,16 +89,64 @@ fn string_test(fx: &FieldExpr, op: Op, s: &str, case: Case, p: &Predicate, cx: &
     if s.is_empty() {
         cx.approx(Construct::NotMissing, p.span, EMPTY_IS_ABSENT);
     }
-    if case == Case::Insensitive && needs_tolower(s) {
+    let scalar = if case == Case::Insensitive && needs_tolower(s) {
         cx.approx(op.construct(case), p.span, NON_ASCII_CASE);
-        return format!(
+        format!(
             "tolower({}) {} {}",
             fx.text(),
             op.token(Case::Sensitive),
             lit(&fold(s))
-        );
+        )
+    } else {
+        format!("{} {} {}", fx.text(), op.token(case), lit(s))
+    };
+    if !fx.dynamic {
+        return scalar;
     }
-    format!("{} {} {}", fx.text(), op.token(case), lit(s))
+    let x = regex_escape(&json_escape(s), RegexDialect::Perl);
+    let inner = match op {
+        Op::Eq => x,
+        Op::Contains => format!("{JSON_CHARS}{x}{JSON_CHARS}"),
+        Op::StartsWith => format!("{x}{JSON_CHARS}"),
+        Op::EndsWith => format!("{JSON_CHARS}{x}"),
+    };
+    format!("({scalar} or {})", array_test(fx, &inner, case))
+}
+
+/// Any run of characters inside a JSON string, escapes kept whole.
+const JSON_CHARS: &str = r#"(?:[^"\\]|\\.)*"#;
+
+/// A test that some string element of the array in a dynamic field matches `inner` (a regex
+/// over the element's JSON text, without its quotes). KQL sees a dynamic array as its JSON
+/// text, where Sigil tests every element (docs/semantics.md §1.2); in compact JSON an
+/// unescaped `"` right after `[` or `,` starts a top-level element.
+fn array_test(fx: &FieldExpr, inner: &str, case: Case) -> String {
+    let flags = if case == Case::Insensitive {
+        "(?i)"
+    } else {
+        ""
+    };
+    let re = format!(r#"{flags}^\[(?:.*,)?"{inner}"(?:,.*)?\]$"#);
+    format!("{} matches regex {}", fx.text(), verbatim_or_lit(&re))
+}
+
+/// `s` as the body of a JSON string (what the JSON text of a dynamic value holds).
+fn json_escape(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// The literal text of a pattern without wildcards.
@@ -124,6 +176,9 @@ fn pattern_test(fx: &FieldExpr, pat: &Pattern, case: Case, p: &Predicate, cx: &m
     }
     if pat.0.iter().all(|s| matches!(s, Seg::Any)) {
         cx.approx(Construct::NotMissing, p.span, EMPTY_IS_ABSENT);
+    }
+    if fx.dynamic {
+        cx.approx(Construct::Wildcard, p.span, ARRAY_TEXT);
     }
     let flags = if case == Case::Insensitive {
         "(?i)"
@@ -182,6 +237,9 @@ impl Preds {
             Test::Pattern(pat, case) => pattern_test(&fx, pat, *case, p, cx),
             Test::Regex(re, flags) => match regex::translate(re, *flags) {
                 Ok(t) => {
+                    if fx.dynamic {
+                        cx.approx(Construct::Regex, p.span, ARRAY_TEXT);
+                    }
                     for n in &t.notes {
                         cx.approx(Construct::Regex, p.span, n.clone());
                     }
@@ -381,7 +439,16 @@ impl ExprSyntax for Preds {
             }
             Case::Insensitive => (fx.text(), "in~", strings.iter().map(|s| lit(s)).collect()),
         };
-        Some(format!("{lhs} {op} ({})", items.join(", ")))
+        let scalar = format!("{lhs} {op} ({})", items.join(", "));
+        if !fx.dynamic {
+            return Some(scalar);
+        }
+        let alts: Vec<String> = strings
+            .iter()
+            .map(|s| regex_escape(&json_escape(s), RegexDialect::Perl))
+            .collect();
+        let inner = format!("(?:{})", alts.join("|"));
+        Some(format!("({scalar} or {})", array_test(&fx, &inner, case)))
     }
 }
 
