@@ -12,6 +12,9 @@
 //!    events in duckdb-kql (`kql_exec.py`); the events it returns must be the events Sigil's
 //!    evaluator alerts on, or the rule must carry a fidelity note (the excused rules are
 //!    printed).
+//! 5. Execution of thresholds over plain searches, per fixture case: the groups and event
+//!    counts must be the evaluator's alerts', or the rule must carry a note (sliding windows
+//!    are approximated by bins, so their cases are excused and printed).
 //!
 //! Needs `SIGIL_SHARED`, `SIGIL_NODE_PATH` (node_modules with @kusto/language-service-next)
 //! and `SIGIL_PYTHON` (a Python with duckdb-kql); without them the test prints why and
@@ -281,29 +284,7 @@ fn tables(rules: &[&Rule]) -> (Schema, Rows) {
             }
         }
     }
-    let mut schema = BTreeMap::new();
-    for (t, evs) in &rows {
-        let mut cols: BTreeMap<String, Vec<&Json>> = BTreeMap::new();
-        for e in evs {
-            if let Json::Object(o) = e {
-                for (k, v) in o {
-                    cols.entry(k.clone()).or_default().push(v);
-                }
-            }
-        }
-        // DuckDB column names ignore case: of `ProcessId` and `ProcessID` only the first is
-        // loaded (kql_exec drops undeclared keys).
-        let mut lower = BTreeSet::new();
-        let mut spec: BTreeMap<String, &'static str> = cols
-            .iter()
-            .filter(|(k, _)| lower.insert(k.to_lowercase()))
-            .map(|(k, v)| (k.clone(), kusto_type(v)))
-            .collect();
-        spec.insert("TimeGenerated".into(), "datetime");
-        spec.insert("_sigil_id".into(), "string");
-        schema.insert(t.clone(), spec);
-    }
-    (schema, rows)
+    (schema_of(&rows), rows)
 }
 
 /// An EVTX-layout event (docs/semantics.md §1.4) as a flat record, as Sentinel's Windows
@@ -325,6 +306,33 @@ fn flatten_evtx(v: &mut Json) {
             }
         }
     }
+}
+
+/// Column types of every table from the values its events hold.
+fn schema_of(rows: &Rows) -> Schema {
+    let mut schema = BTreeMap::new();
+    for (t, evs) in rows {
+        let mut cols: BTreeMap<String, Vec<&Json>> = BTreeMap::new();
+        for e in evs {
+            if let Json::Object(o) = e {
+                for (k, v) in o {
+                    cols.entry(k.clone()).or_default().push(v);
+                }
+            }
+        }
+        // DuckDB column names ignore case: of `ProcessId` and `ProcessID` only the first is
+        // loaded (kql_exec drops undeclared keys).
+        let mut lower = BTreeSet::new();
+        let mut spec: BTreeMap<String, &'static str> = cols
+            .iter()
+            .filter(|(k, _)| lower.insert(k.to_lowercase()))
+            .map(|(k, v)| (k.clone(), kusto_type(v)))
+            .collect();
+        spec.insert("TimeGenerated".into(), "datetime");
+        spec.insert("_sigil_id".into(), "string");
+        schema.insert(t.clone(), spec);
+    }
+    schema
 }
 
 fn passthrough() -> Mapping {
@@ -633,4 +641,173 @@ fn match_rules_find_the_evaluators_events_in_duckdb_kql() {
 fn backend_name_is_kql() {
     assert_eq!(kql().name(), "kql");
     assert!(Path::new(&root().join("docs/targets/kql.md")).exists());
+}
+
+/// Runs `query` and returns its rows.
+fn kql_rows(
+    t: &Tools,
+    query: &str,
+    schema: &Schema,
+    rows: &Rows,
+    tag: &str,
+) -> Result<Vec<Json>, String> {
+    let dir = scratch(tag);
+    let sp = dir.join("schema.json");
+    std::fs::write(&sp, json!({"tables": schema}).to_string()).expect("schema");
+    let qp = dir.join("query.kql");
+    std::fs::write(&qp, query).expect("query");
+    let mut cmd = Command::new(&t.python);
+    cmd.arg(t.shared.join("validators/kql_exec.py"))
+        .arg(format!("@{}", qp.display()))
+        .arg("--schema")
+        .arg(&sp);
+    for (name, evs) in rows {
+        let p = dir.join(format!("{name}.ndjson"));
+        let body: String = evs.iter().map(|e| e.to_string() + "\n").collect();
+        std::fs::write(&p, body).expect("events");
+        cmd.arg("--table").arg(format!("{name}={}", p.display()));
+    }
+    let out = cmd.output().expect("python runs");
+    if !out.status.success() {
+        return Err(format!(
+            "exit {:?}: {}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Json>(l).ok())
+        .collect())
+}
+
+/// Thresholds over plain searches, per fixture case: the groups and counts of the KQL rows
+/// must be the evaluator's alerts' (tumbling windows), or the rule must carry a note
+/// (sliding windows are approximated). duckdb-kql lacks `count_distinctif`, so the test runs
+/// `dcountif` in its place (exact at these sizes).
+#[test]
+fn thresholds_find_the_evaluators_groups_in_duckdb_kql() {
+    let Some(t) = tools() else { return };
+    let rules = library();
+    // Columns of every fixture, so an input whose table this case leaves empty still has
+    // the columns it reads (as a real table would).
+    let (all_columns, _) = tables(&rules.iter().collect::<Vec<_>>());
+    let m = passthrough();
+    let mut checked = 0;
+    let mut excused = Vec::new();
+    let mut failures = Vec::new();
+    for r in rules.iter().filter(|r| r.meta.fixtures.is_some()) {
+        let Query::Threshold(th) = &r.query else {
+            continue;
+        };
+        if !th
+            .inputs
+            .iter()
+            .all(|i| matches!(*i.query, Query::Match(_)))
+        {
+            continue;
+        }
+        let label = r.meta.name.clone().unwrap_or_else(|| r.meta.title.clone());
+        // Outputs (make_set_if, array_sort_asc) are not in duckdb-kql; the groups are.
+        let mut bare = r.clone();
+        bare.outputs.clear();
+        let mapped = map_rule(&bare, &m).expect("maps");
+        let compiled = match compile(kql(), &mapped, false) {
+            Ok(c) => c,
+            Err(d) => {
+                failures.push(format!("{label}: refused: {d:?}"));
+                continue;
+            }
+        };
+        let query = compiled.query.replace("count_distinctif(", "dcountif(");
+        for (case, events) in fixture_events(r) {
+            let (mut schema, rows) = case_tables(r, &events);
+            for (t, cols) in schema.iter_mut() {
+                if let Some(all) = all_columns.get(t) {
+                    for (c, ty) in all {
+                        if !cols.keys().any(|k| k.eq_ignore_ascii_case(c)) {
+                            cols.insert(c.clone(), ty);
+                        }
+                    }
+                }
+            }
+            let got = match kql_rows(&t, &query, &schema, &rows, &format!("{label}-{case}")) {
+                Ok(g) => g,
+                Err(e) => {
+                    failures.push(format!("{label} / {case}: duckdb-kql: {e}\n{query}"));
+                    continue;
+                }
+            };
+            let mut got: Vec<String> = got
+                .iter()
+                .map(|row| {
+                    let keys: BTreeMap<String, String> = th
+                        .group_by
+                        .iter()
+                        .map(|k| (k.clone(), row[k].as_str().unwrap_or("").to_string()))
+                        .collect();
+                    format!("{keys:?} count {}", row["event_count"])
+                })
+                .collect();
+            got.sort();
+            let alerts = sigil_driver::fixtures::evaluate(r, &events).expect("evaluates");
+            let mut want: Vec<String> = alerts
+                .iter()
+                .map(|a| {
+                    let keys: BTreeMap<String, String> = a.group.clone();
+                    format!("{keys:?} count {}", a.count)
+                })
+                .collect();
+            want.sort();
+            checked += 1;
+            if got != want {
+                let msg = format!("{label} / {case}: KQL {got:?}, Sigil {want:?}");
+                if compiled.notes.is_empty() {
+                    failures.push(format!("{msg}\n{query}"));
+                } else {
+                    let notes: Vec<String> = compiled
+                        .notes
+                        .iter()
+                        .map(|n| n.construct.to_string())
+                        .collect();
+                    excused.push(format!("{msg} (notes: {notes:?})"));
+                }
+            }
+        }
+    }
+    eprintln!(
+        "{checked} threshold cases ran in duckdb-kql, {} excused",
+        excused.len()
+    );
+    for e in &excused {
+        eprintln!("excused: {e}");
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    assert!(checked >= 5, "only {checked} threshold cases ran");
+}
+
+/// The tables of one fixture case.
+fn case_tables(rule: &Rule, events: &[sigil_eval::Event]) -> (Schema, Rows) {
+    let mut sources = BTreeSet::new();
+    let mut windows = false;
+    rule.query.for_each_search(&mut |s| {
+        sources.insert(passthrough_table(&s.source));
+        windows |= s.source.product.as_deref() == Some("windows");
+    });
+    let mut rows: Rows = BTreeMap::new();
+    for (i, e) in events.iter().enumerate() {
+        let mut v = (*e.value).clone();
+        if windows {
+            flatten_evtx(&mut v);
+        }
+        let Json::Object(o) = &mut v else { continue };
+        if let Some(t) = e.time {
+            o.insert("TimeGenerated".into(), json!(iso(t)));
+        }
+        o.insert("_sigil_id".into(), json!(format!("{i}#{}", e.id)));
+        for t in &sources {
+            rows.entry(t.clone()).or_default().push(v.clone());
+        }
+    }
+    (schema_of(&rows), rows)
 }
