@@ -57,26 +57,29 @@ fn filter(rule: &MappedRule, search: &Search, cx: &mut Cx) -> String {
             )),
         }
     }
-    // The source's selecting conditions are ANDed into the rule's expression, so they are
-    // placed in the search or the where part by the same rules as the rule's own tests.
-    let mut parts: Vec<Expr> = src
-        .conditions
-        .iter()
-        .map(|(field, values)| {
-            Expr::or(
-                values
-                    .iter()
-                    .map(|v| {
-                        Expr::Pred(sigil_ir::Predicate {
-                            target: sigil_ir::Target::Field(field.clone()),
-                            test: sigil_ir::Test::Eq(v.clone(), sigil_ir::Case::Insensitive),
-                            span: None,
-                        })
+    // The source's selecting conditions say where the data is, like the index: an integer
+    // code (Sysmon `EventCode=1`) is selected as Splunk's search writes it, so it narrows the
+    // indexed search. Other conditions are ANDed into the rule's expression and placed in
+    // the search or the where part by the same rules as the rule's own tests.
+    let mut parts: Vec<Expr> = Vec::new();
+    for (field, values) in &src.conditions {
+        if let Some(term) = selection_term(field, values) {
+            head.push(term);
+            continue;
+        }
+        parts.push(Expr::or(
+            values
+                .iter()
+                .map(|v| {
+                    Expr::Pred(sigil_ir::Predicate {
+                        target: sigil_ir::Target::Field(field.clone()),
+                        test: sigil_ir::Test::Eq(v.clone(), sigil_ir::Case::Insensitive),
+                        span: None,
                     })
-                    .collect(),
-            )
-        })
-        .collect();
+                })
+                .collect(),
+        ));
+    }
     parts.push(search.expr.clone());
     let (searchable, rest) = pred::split(&Expr::and(parts));
     for e in &searchable {
@@ -95,6 +98,27 @@ fn filter(rule: &MappedRule, search: &Search, cx: &mut Cx) -> String {
         text.push_str(&format!("{PIPE}where {w}"));
     }
     text
+}
+
+/// A source condition of integer codes as a search term (`EventCode=1`,
+/// `EventCode IN (1, 4688)`), when the field can be named bare.
+fn selection_term(field: &str, values: &[sigil_ir::Value]) -> Option<String> {
+    if !lit::plain_search_name(field) || values.is_empty() {
+        return None;
+    }
+    let ints: Option<Vec<String>> = values
+        .iter()
+        .map(|v| match v {
+            sigil_ir::Value::Int(i) => Some(i.to_string()),
+            _ => None,
+        })
+        .collect();
+    let ints = ints?;
+    Some(if ints.len() == 1 {
+        format!("{field}={}", ints[0])
+    } else {
+        format!("{field} IN ({})", ints.join(", "))
+    })
 }
 
 fn quoted_location(key: &str, v: &str, cx: &mut Cx) -> Option<String> {

@@ -24,6 +24,12 @@ sources:
     time: _time
     where: {category: [Administrative, Policy]}
     fields: {}
+  - id: sysmon_process
+    logsource: {product: windows, category: process_creation}
+    sourcetype: xmlwineventlog
+    time: _time
+    where: {EventCode: 1}
+    fields: {}
 "#;
 
 fn mapping() -> Mapping {
@@ -252,6 +258,22 @@ fn source_conditions_are_anded() {
     assert_eq!(
         query(&r),
         "index=\"azure\" sourcetype=\"mscs:azure:audit\" category IN (\"Administrative\", \"Policy\") operationName=\"x\""
+    );
+}
+
+#[test]
+fn integer_source_conditions_select_in_the_search() {
+    let r = rule(Query::Match(Search {
+        source: LogSource {
+            product: Some("windows".into()),
+            category: Some("process_creation".into()),
+            ..Default::default()
+        },
+        expr: p("Image", Test::Eq(s("C:\\x.exe"), Case::Insensitive)),
+    }));
+    assert_eq!(
+        query(&r),
+        "sourcetype=\"xmlwineventlog\" EventCode=1 Image=\"C:\\\\x.exe\""
     );
 }
 
