@@ -161,11 +161,20 @@ enum Cands {
     Some(Vec<u32>),
 }
 
+/// An entry of the reorder buffer.
 struct Pending {
     time: i64,
     seq: u64,
-    event: Event,
-    cands: Cands,
+    what: Waiting,
+}
+
+/// What waits in the reorder buffer.
+enum Waiting {
+    /// An event to process when its turn comes (some rule keeps state).
+    Event(Event, Cands),
+    /// The alerts of an event processed when it was read (no rule keeps state, so an
+    /// event's alerts do not depend on when it is processed; only their order does).
+    Alerts(Vec<sigil_eval::Alert>),
 }
 
 impl PartialEq for Pending {
@@ -289,17 +298,41 @@ struct Hunt<'a> {
 }
 
 impl Hunt<'_> {
-    fn emit(&mut self, ev: &Event, cands: &Cands) -> std::io::Result<()> {
-        let alerts = match cands {
+    fn evaluate(&mut self, ev: &Event, cands: &Cands) -> Vec<sigil_eval::Alert> {
+        match cands {
             Cands::All => self.engine.process(ev),
             Cands::Some(leaves) => self.engine.process_candidates(ev, leaves),
-        };
+        }
+    }
+
+    fn write(&mut self, alerts: Vec<sigil_eval::Alert>) -> std::io::Result<()> {
         for a in alerts {
             serde_json::to_writer(&mut *self.out, &a)?;
             self.out.write_all(b"\n")?;
             self.stats.alerts += 1;
         }
         Ok(())
+    }
+
+    fn emit(&mut self, ev: &Event, cands: &Cands) -> std::io::Result<()> {
+        let alerts = self.evaluate(ev, cands);
+        self.write(alerts)
+    }
+
+    fn release_pending(&mut self, p: Pending) -> std::io::Result<()> {
+        match p.what {
+            Waiting::Event(ev, cands) => self.emit(&ev, &cands),
+            Waiting::Alerts(alerts) => self.write(alerts),
+        }
+    }
+
+    /// Queues the time of an event that raises nothing, for the reorder buffer's clock.
+    fn queue_time(&mut self, t: i64) {
+        if self.in_order.back().is_none_or(|&b| b <= t) {
+            self.in_order.push_back(t);
+        } else {
+            self.times.push(Reverse(t));
+        }
     }
 
     /// Releases the events of the reorder buffer that are now older than the lateness.
@@ -316,7 +349,7 @@ impl Hunt<'_> {
         while self.heap.peek().is_some_and(|p| p.time <= limit) {
             let p = self.heap.pop().expect("peeked");
             self.released = self.released.max(p.time);
-            self.emit(&p.event, &p.cands)?;
+            self.release_pending(p)?;
         }
         Ok(())
     }
@@ -365,11 +398,7 @@ impl Hunt<'_> {
                 Some(t) if self.opts.lateness_ms <= 0 => self.released = t,
                 Some(t) => {
                     self.max_time = self.max_time.max(t);
-                    if self.in_order.back().is_none_or(|&b| b <= t) {
-                        self.in_order.push_back(t);
-                    } else {
-                        self.times.push(Reverse(t));
-                    }
+                    self.queue_time(t);
                     self.release()?;
                 }
             }
@@ -420,12 +449,23 @@ impl Hunt<'_> {
                     return self.emit(&ev, &cands);
                 }
                 self.max_time = self.max_time.max(t);
+                let what = if self.stateful {
+                    Waiting::Event(ev, cands)
+                } else {
+                    // Processed now, while the line is still in the cache (it would be
+                    // cold after waiting out the lateness); its alerts wait instead.
+                    let alerts = self.evaluate(&ev, &cands);
+                    if alerts.is_empty() {
+                        self.queue_time(t);
+                        return self.release();
+                    }
+                    Waiting::Alerts(alerts)
+                };
                 self.seq += 1;
                 self.heap.push(Pending {
                     time: t,
                     seq: self.seq,
-                    event: ev,
-                    cands,
+                    what,
                 });
                 self.release()?;
             }
@@ -435,7 +475,7 @@ impl Hunt<'_> {
 
     fn finish(mut self) -> std::io::Result<HuntStats> {
         while let Some(p) = self.heap.pop() {
-            self.emit(&p.event, &p.cands)?;
+            self.release_pending(p)?;
         }
         for a in self.engine.flush() {
             serde_json::to_writer(&mut *self.out, &a)?;
@@ -505,5 +545,57 @@ mod tests {
             "a folder is not a file"
         );
         assert_eq!(total_size(&[dir.join("missing")]), None);
+    }
+
+    /// Match-only rules evaluate an event when it is read, but its alerts still leave in
+    /// time order: an alert of an earlier event read later comes first.
+    #[test]
+    fn stateless_alerts_leave_in_time_order() {
+        let dir = std::env::temp_dir().join(format!("sigil-order-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let rule = dir.join("r.yml");
+        std::fs::write(
+            &rule,
+            "title: t\nlogsource: {product: windows}\ndetection:\n  s:\n    CommandLine|contains: whoami\n  condition: s\n",
+        )
+        .unwrap();
+        let events = dir.join("e.ndjson");
+        std::fs::write(
+            &events,
+            concat!(
+                "{\"UtcTime\": \"2026-11-01 08:00:10.000\", \"CommandLine\": \"whoami b\"}\n",
+                "{\"UtcTime\": \"2026-11-01 08:00:20.000\", \"CommandLine\": \"dir\"}\n",
+                "{\"UtcTime\": \"2026-11-01 08:00:05.000\", \"CommandLine\": \"whoami a\"}\n",
+            ),
+        )
+        .unwrap();
+        let report = crate::check(std::slice::from_ref(&rule));
+        for full_parse in [false, true] {
+            let (mut engine, _) = Engine::new(&report.rules);
+            let opts = HuntOptions {
+                lateness_ms: 60_000,
+                full_parse,
+                ..Default::default()
+            };
+            let mut out = Vec::new();
+            hunt(
+                &mut engine,
+                std::slice::from_ref(&events),
+                &opts,
+                &mut out,
+                &mut |_| {},
+            )
+            .unwrap();
+            let lines: Vec<Value> = String::from_utf8(out)
+                .unwrap()
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect();
+            let cmds: Vec<&str> = lines
+                .iter()
+                .map(|a| a["matched"][0]["CommandLine"].as_str().unwrap())
+                .collect();
+            assert_eq!(cmds, ["whoami a", "whoami b"]);
+        }
     }
 }

@@ -475,21 +475,58 @@ impl Memo {
 /// Hash maps keyed by short strings from events, with [`Fx`].
 pub type FxBuild = std::hash::BuildHasherDefault<Fx>;
 
-/// A fast, non-cryptographic hasher (the multiply-rotate hash of rustc's `FxHasher`).
+/// A fast, non-cryptographic hasher for strings from events. Sixteen bytes per step, each
+/// step's 64×64→128-bit multiply independent of the state (folded in with a rotate and an
+/// xor), so the multiplies of a long value (hashes, command lines) overlap in the pipeline
+/// instead of waiting on each other as a multiply-rotate chain (rustc's `FxHasher`) does.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Fx(u64);
 
+const FX_K0: u64 = 0x243f_6a88_85a3_08d3;
+const FX_K1: u64 = 0x1319_8a2e_0370_7344;
+const FX_K2: u64 = 0xa409_3822_299f_31d0;
+
+/// The two halves of a 128-bit product, xor-ed.
+#[inline(always)]
+fn fold_mul(a: u64, b: u64) -> u64 {
+    let p = u128::from(a) * u128::from(b);
+    (p as u64) ^ ((p >> 64) as u64)
+}
+
+#[inline(always)]
+fn read_u64(b: &[u8]) -> u64 {
+    u64::from_le_bytes(b[..8].try_into().expect("eight bytes"))
+}
+
 impl std::hash::Hasher for Fx {
+    #[inline]
     fn write(&mut self, bytes: &[u8]) {
-        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let w = u64::from_le_bytes(c.try_into().expect("eight bytes"));
-            self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(K);
+        let n = bytes.len();
+        let mut h = self.0 ^ (n as u64).wrapping_mul(FX_K0);
+        if n <= 16 {
+            // Short: two (possibly overlapping) words, or the bytes themselves.
+            let (a, b) = if n >= 8 {
+                (read_u64(bytes), read_u64(&bytes[n - 8..]))
+            } else if n >= 4 {
+                let lo = u64::from(u32::from_le_bytes(bytes[..4].try_into().expect("four")));
+                let hi = u64::from(u32::from_le_bytes(bytes[n - 4..].try_into().expect("four")));
+                (lo, hi)
+            } else {
+                let x = bytes.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
+                (x, 0)
+            };
+            h ^= fold_mul(a ^ FX_K1, b ^ FX_K2);
+        } else {
+            let mut chunks = bytes.chunks_exact(16);
+            for c in &mut chunks {
+                h = h.rotate_left(23) ^ fold_mul(read_u64(c) ^ FX_K1, read_u64(&c[8..]) ^ FX_K2);
+            }
+            // The last sixteen bytes (overlapping the chunks when the length is not a
+            // multiple of sixteen).
+            let t = &bytes[n - 16..];
+            h = h.rotate_left(23) ^ fold_mul(read_u64(t) ^ FX_K2, read_u64(&t[8..]) ^ FX_K1);
         }
-        for &b in chunks.remainder() {
-            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
-        }
+        self.0 = fold_mul(h, FX_K0);
     }
     fn finish(&self) -> u64 {
         self.0
@@ -519,6 +556,24 @@ mod tests {
             Kind::Suffix => v.ends_with(lit),
             Kind::Contains => v.contains(lit),
         }
+    }
+
+    #[test]
+    fn fx_hashes_spread() {
+        use std::hash::BuildHasher;
+        let mut seen = std::collections::HashSet::new();
+        for len in 0..200usize {
+            for i in 0..500u32 {
+                let s: String = (0..len)
+                    .map(|k| (b'a' + ((i as usize + k * 7) % 26) as u8) as char)
+                    .collect();
+                seen.insert(format!("{s}{i}"));
+            }
+        }
+        let hash = |s: &str| FxBuild::default().hash_one(s);
+        assert!(seen.iter().all(|s| hash(s) == hash(s)));
+        let hashes: std::collections::HashSet<u64> = seen.iter().map(|s| hash(s)).collect();
+        assert_eq!(hashes.len(), seen.len(), "no collisions");
     }
 
     proptest! {

@@ -23,6 +23,19 @@ pub fn parse_ms(v: &Value) -> Option<i64> {
     }
 }
 
+/// Parses timestamp text, as [`parse_ms`] parses a JSON string.
+pub fn parse_str(s: &str) -> Option<i64> {
+    // Timestamps rarely have blanks around them: trimming (Unicode-aware) only when needed.
+    let b = s.as_bytes();
+    if b.first().is_some_and(u8::is_ascii_alphanumeric)
+        && b.last().is_some_and(u8::is_ascii_alphanumeric)
+    {
+        parse_text(s)
+    } else {
+        parse_text(s.trim())
+    }
+}
+
 fn epoch(x: f64) -> Option<i64> {
     if !x.is_finite() || x < 0.0 {
         return None;
