@@ -377,6 +377,9 @@ impl<'a> Builder<'a> {
                 ),
             );
         }
+        // Several aggregates of one field share its count of numbers: declare it once.
+        let mut declared = BTreeSet::new();
+        sums.retain(|a| declared.insert(a.split(" = ").next().unwrap_or(a).to_string()));
         let bin = bin(length);
         let mut by: Vec<String> = group.iter().map(|k| ident(k)).collect();
         by.push(format!("window_start = {bin}"));

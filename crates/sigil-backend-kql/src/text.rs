@@ -187,7 +187,27 @@ impl FieldExpr {
 ///
 /// Mapping files may also write keys in KQL's bracket form (`Claims_d['http://…/upn']`):
 /// such a key is read as one key, then quoted again like any other.
+///
+/// A string column that holds JSON text (CloudTrail's `RequestParameters`) is written
+/// `parse_json(Column).key…` in a mapping file: the column is parsed and the keys read from
+/// the result, which is dynamic. Only a plain column name is accepted inside, so a field
+/// name can never smuggle other functions into the query.
 pub fn field(name: &str) -> FieldExpr {
+    if let Some((column, rest)) = json_column(name) {
+        let keys = if rest.is_empty() {
+            Vec::new()
+        } else {
+            dotted(&format!("_{rest}")).1
+        };
+        let mut expr = format!("parse_json({})", ident(column));
+        for k in &keys {
+            expr.push_str(&member(k));
+        }
+        return FieldExpr {
+            expr,
+            dynamic: true,
+        };
+    }
     let (column, keys) = bracketed(name).unwrap_or_else(|| dotted(name));
     let mut expr = ident(&column);
     for k in &keys {
@@ -224,6 +244,19 @@ fn dotted(name: &str) -> (String, Vec<String>) {
 
 /// `Col['k1'].k2["k3"]`: a column followed by bracketed or dotted keys; `None` when the
 /// name has no bracket or does not read this way.
+/// `parse_json(Column)` or `parse_json(Column).rest` → (`Column`, `.rest` or empty).
+fn json_column(name: &str) -> Option<(&str, &str)> {
+    let inner = name.strip_prefix("parse_json(")?;
+    let close = inner.find(')')?;
+    let column = &inner[..close];
+    let rest = &inner[close + 1..];
+    let plain = !column.is_empty()
+        && column
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_');
+    (plain && (rest.is_empty() || rest.starts_with('.'))).then_some((column, rest))
+}
+
 fn bracketed(name: &str) -> Option<(String, Vec<String>)> {
     if !name.contains("['") && !name.contains("[\"") {
         return None;
@@ -324,6 +357,35 @@ mod tests {
         assert_eq!(ident("@timestamp"), "[\"@timestamp\"]");
         assert_eq!(ident("where"), "[\"where\"]");
         assert_eq!(ident("a'b\"]"), "[\"a'b\\\"]\"]");
+    }
+
+    #[test]
+    fn json_text_columns_are_parsed() {
+        let f = field("parse_json(AdditionalEventData).MFAUsed");
+        assert_eq!(f.expr, "parse_json(AdditionalEventData).MFAUsed");
+        assert_eq!(
+            f.text(),
+            "tostring(parse_json(AdditionalEventData).MFAUsed)"
+        );
+        assert_eq!(
+            field("parse_json(RiskEventTypes_V2)").expr,
+            "parse_json(RiskEventTypes_V2)"
+        );
+        assert!(field("parse_json(RiskEventTypes_V2)").dynamic);
+        assert_eq!(
+            field("parse_json(RequestParameters).a.in").expr,
+            "parse_json(RequestParameters).a[\"in\"]"
+        );
+        // Anything but a plain column inside is an ordinary (odd) name, never an expression.
+        assert_ne!(
+            field("parse_json(x) | take 1").expr,
+            "parse_json(x) | take 1"
+        );
+        assert!(
+            !field("parse_json(a b).c")
+                .expr
+                .starts_with("parse_json(a b)")
+        );
     }
 
     #[test]
