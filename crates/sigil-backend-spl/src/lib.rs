@@ -65,7 +65,10 @@ impl Backend for SPL {
                 NumCompare,
                 "where tonumber(trim(field)) <op> N over each value",
             ),
-            C::exact(Exists, "where isnotnull(field) / isnull(field)"),
+            C::approx(
+                Exists,
+                "where isnotnull(field) / isnull(field); a field holding JSON null or [] is not extracted by Splunk, so it reads as absent (noted)",
+            ),
             C::approx(
                 Null,
                 "where isnull(field): Splunk does not keep an explicit JSON null as a null value",

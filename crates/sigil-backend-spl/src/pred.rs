@@ -311,8 +311,18 @@ pub fn where_form(p: &Predicate, ctx: &Ctx<'_>, cx: &mut Cx) -> String {
                 number(*v)
             ))
         }
-        Test::Exists(true) => format!("isnotnull({fr})"),
-        Test::Exists(false) => format!("isnull({fr})"),
+        Test::Exists(b) => {
+            cx.approx(
+                Construct::Exists,
+                span,
+                "Splunk's JSON extraction does not keep a field whose value is JSON null (or an empty array) as present, so exists reads such a field as absent (the evaluator as present)",
+            );
+            if *b {
+                format!("isnotnull({fr})")
+            } else {
+                format!("isnull({fr})")
+            }
+        }
         Test::Null => {
             cx.approx(
                 Construct::Null,
