@@ -3,7 +3,8 @@
 //!
 //! 1. every table, time column, `where` column and mapped field of every KQL mapping file
 //!    (`targets/kql/*.yml`, `targets/kql/layers/*.yml`) exists in schema.yml; a field written
-//!    as a path (`Claims_d['…']`, `Status.errorCode`) must start at a `dynamic` column;
+//!    as a path (`Claims_d['…']`, `Status.errorCode`) must start at a `dynamic` column, and
+//!    `parse_json(Column)…` at a `string` column holding JSON text;
 //! 2. schema.yml against the documented Sentinel schema in
 //!    `$SIGIL_SHARED/validators/sentinel_schema.json`: every difference must be listed, with
 //!    its reason, in `targets/kql/schema-differences.yml`, and every listed difference must
@@ -185,6 +186,12 @@ fn sources() -> Vec<Source> {
 /// The column a target expression starts at, and whether it goes on into the column (a path
 /// into a dynamic value: `Claims_d['…']`, `Status.errorCode`).
 fn column_of(expr: &str) -> (&str, bool) {
+    // `parse_json(Column)…` reads JSON text in a string column.
+    if let Some(inner) = expr.strip_prefix("parse_json(")
+        && let Some(close) = inner.find(')')
+    {
+        return (&inner[..close], true);
+    }
     match expr.find(['.', '[']) {
         Some(i) => (&expr[..i], true),
         None => (expr, false),
@@ -229,6 +236,7 @@ fn every_mapped_kql_column_is_in_the_schema() {
                     "{at}: `{field}` maps to `{expr}`, but {} has no column `{col}`",
                     s.table
                 )),
+                Some("string") if expr.starts_with("parse_json(") => {}
                 Some(ty) if path && ty != "dynamic" => problems.push(format!(
                     "{at}: `{field}` maps to the path `{expr}`, but {}.{col} is `{ty}`, not dynamic",
                     s.table
