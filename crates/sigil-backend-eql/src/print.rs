@@ -2,7 +2,7 @@
 
 use sigil_backend::expr::{self, ExprSyntax};
 use sigil_backend::regex_lucene;
-use sigil_backend::text::{duration, number};
+use sigil_backend::text::{Quoting, Unicode, duration, number};
 use sigil_backend::{Construct, Cx, MappedRule};
 use sigil_ir::{
     Agg, AggExpr, AggFunc, Case, CmpOp, Expr, Input, Output, Pattern, Predicate, Query, Search,
@@ -24,27 +24,27 @@ const KEYWORDS: &[&str] = &[
 /// Largest `runs` Elasticsearch accepts.
 const MAX_RUNS: u32 = 100;
 
-/// An EQL string literal holding exactly `s`: `"` and `\` escaped, newline, carriage return
-/// and tab as `\n` `\r` `\t`, every other control character as `\u{XX}` (2–8 hex digits,
-/// as Elasticsearch documents). Single-quoted strings do not exist in Elasticsearch EQL.
+/// EQL's string literal: `"` and `\` escaped, newline, carriage return and tab as `\n` `\r`
+/// `\t`, every other control character as `\u{XX}` (2–8 hex digits, as Elasticsearch
+/// documents). Single-quoted strings do not exist in Elasticsearch EQL.
+pub const STRING: Quoting = Quoting {
+    open: "\"",
+    close: "\"",
+    escapes: &[
+        ('"', "\\\""),
+        ('\\', "\\\\"),
+        ('\n', "\\n"),
+        ('\r', "\\r"),
+        ('\t', "\\t"),
+    ],
+    control: Unicode::UBraces,
+    also: &[],
+};
+
+/// An EQL string literal holding exactly `s` (see [`STRING`]).
 pub fn string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c.is_control() => {
-                let _ = write!(out, "\\u{{{:02x}}}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    // Every character has an escape in EQL's table, so quoting cannot fail.
+    STRING.quote(s).unwrap_or_default()
 }
 
 fn bare(segment: &str) -> bool {

@@ -3,7 +3,7 @@
 //! Escaping is a security boundary: every rule value and field name reaches the query only
 //! through [`lit`], [`verbatim_or_lit`] or [`ident`], and each stays one token whatever it holds.
 
-use std::fmt::Write;
+use sigil_backend::text::{Quoting, Unicode};
 
 /// Words that cannot be bare column names (operators and keywords of KQL that may stand
 /// where a column does); other names that are not plain identifiers are bracket-quoted too.
@@ -92,31 +92,32 @@ const RESERVED: &[&str] = &[
     "case",
 ];
 
-/// A KQL string literal holding exactly `s`: `"` and `\` escaped, control characters (and
-/// the line and paragraph separators) as escapes, never raw, so the literal stays on one line.
+/// KQL's double-quoted string literal: `"` and `\` escaped, control characters (and the
+/// line and paragraph separators, and the byte-order mark) as escapes, never raw, so the
+/// literal stays on one line.
+pub const STRING: Quoting = Quoting {
+    open: "\"",
+    close: "\"",
+    escapes: &[
+        ('"', "\\\""),
+        ('\\', "\\\\"),
+        ('\n', "\\n"),
+        ('\r', "\\r"),
+        ('\t', "\\t"),
+    ],
+    control: Unicode::U4,
+    also: &['\u{2028}', '\u{2029}', '\u{feff}'],
+};
+
+/// A KQL string literal holding exactly `s` (see [`STRING`]).
 pub fn lit(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if needs_unicode_escape(c) => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    // Every character has an escape in KQL's table, so quoting cannot fail.
+    STRING.quote(s).unwrap_or_default()
 }
 
 /// Characters written as `\uXXXX` in a literal (all in the BMP).
 fn needs_unicode_escape(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}')
+    c.is_control() || STRING.also.contains(&c)
 }
 
 /// A verbatim literal `@"…"` (backslashes literal, `""` for a quote) when `s` has no

@@ -8,30 +8,33 @@
 //! could splice a macro into the query. Values holding such characters never reach a literal
 //! as-is: they are matched with a regex whose escapes (`\x{60}`, `\n`) spell them.
 
-use sigil_backend::text::{Quoting, RegexDialect, Unicode, regex_escape};
+use sigil_backend::text::{RegexDialect, regex_escape};
 use sigil_ir::{Pattern, Seg};
 use std::fmt::Write;
 
-/// SPL's double-quoted string literal.
-pub const STRING: Quoting = Quoting {
-    open: "\"",
-    close: "\"",
-    escapes: &[('"', "\\\""), ('\\', "\\\\")],
-    control: Unicode::Unsupported,
-};
-
-/// True for characters that must never appear raw in the query text.
+/// True for characters that must never appear raw in the query text: backticks (macro
+/// expansion), control characters, and the Unicode line and paragraph separators (which
+/// some editors and parsers treat as line breaks).
 pub fn unsafe_char(c: char) -> bool {
-    c == '`' || c.is_control()
+    c == '`' || c.is_control() || c == '\u{2028}' || c == '\u{2029}'
 }
 
-/// A double-quoted SPL string holding exactly `s`, or `None` when `s` holds a character
-/// no literal may carry (control characters, backticks).
+/// A double-quoted SPL string holding exactly `s` (`\` and `"` escaped), or `None` when `s`
+/// holds a character no literal may carry ([`unsafe_char`]).
 pub fn string(s: &str) -> Option<String> {
     if s.chars().any(unsafe_char) {
         return None;
     }
-    STRING.quote(s).ok()
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    Some(out)
 }
 
 /// A field name usable bare in the search command (`userIdentity.arn`, `tags{}`).

@@ -27,8 +27,11 @@ pub struct Quoting {
     pub close: &'static str,
     /// Characters written as a fixed escape (`"` → `\"`).
     pub escapes: &'static [(char, &'static str)],
-    /// Fallback for other control characters (U+0000–U+001F, U+007F).
+    /// Fallback for other control characters (Unicode `Cc`: U+0000–U+001F, U+007F–U+009F)
+    /// and for the characters in `also`.
     pub control: Unicode,
+    /// Further characters that must not appear raw (KQL: the line and paragraph separators).
+    pub also: &'static [char],
 }
 
 impl Quoting {
@@ -39,7 +42,7 @@ impl Quoting {
         for c in s.chars() {
             if let Some((_, e)) = self.escapes.iter().find(|(k, _)| *k == c) {
                 out.push_str(e);
-            } else if c.is_control() && (c as u32) < 0x80 || c == '\u{7f}' {
+            } else if c.is_control() || self.also.contains(&c) {
                 match self.control {
                     Unicode::U4 => {
                         let _ = write!(out, "\\u{:04x}", c as u32);
@@ -241,6 +244,7 @@ mod tests {
         close: "\"",
         escapes: &[('"', "\\\""), ('\\', "\\\\"), ('\n', "\\n")],
         control: Unicode::U4,
+        also: &['\u{2028}'],
     };
 
     #[test]
