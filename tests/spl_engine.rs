@@ -479,6 +479,192 @@ fn constructs_agree_with_the_evaluator_on_generated_events() {
     );
 }
 
+/// The correlations of the randomized comparison: step rules `a`, `b`, `u` (by event type)
+/// and one correlation of each kind, grouped by `k`.
+const CORRELATIONS: &str = r#"
+title: step a
+name: a
+logsource: {product: test}
+detection: {sel: {type: A}, condition: sel}
+---
+title: step b
+name: b
+logsource: {product: test}
+detection: {sel: {type: B}, condition: sel}
+---
+title: cancel
+name: u
+logsource: {product: test}
+detection: {sel: {type: U}, condition: sel}
+---
+title: sequence
+name: seq
+correlation:
+    type: sequence
+    group-by: [k]
+    timespan: 10m
+    steps:
+        - rule: a
+        - rule: b
+          runs: 2
+    until:
+        rule: u
+---
+title: unordered
+name: unordered
+correlation: {type: temporal, rules: [a, b], group-by: [k], timespan: 5m}
+---
+title: sliding
+name: sliding
+correlation: {type: event_count, rules: [b], group-by: [k], timespan: 10m, condition: {gte: 3}}
+---
+title: tumbling
+name: tumbling
+correlation:
+    type: threshold
+    rules: [a, b]
+    group-by: [k]
+    timespan: 10m
+    window: tumbling
+    condition: count() >= 3
+"#;
+
+/// Random event streams through each correlation, evaluator against the SPL model. For
+/// sequences, unordered correlations and sliding thresholds the first alert of every key must
+/// come from the same event (after it, the evaluator consumes or empties what alerted and SPL
+/// does not: the noted difference); for tumbling thresholds every alert (key, count) must be
+/// the same.
+#[test]
+fn correlations_agree_with_the_evaluator_on_random_streams() {
+    root();
+    let dir = std::env::temp_dir().join(format!("sigil_spl_corr_{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    std::fs::write(dir.join("corr.yml"), CORRELATIONS).expect("write");
+    let report = sigil_driver::check(std::slice::from_ref(&dir));
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(
+        report.errors(),
+        0,
+        "{:?}",
+        report
+            .diagnostics
+            .iter()
+            .map(|d| &d.message)
+            .collect::<Vec<_>>()
+    );
+    let mapping = Mapping::passthrough("spl", "@timestamp");
+    let mut g = Gen(0xC0FF_EE00_1234_4321);
+    let (mut streams, mut alerting) = (0, 0);
+    for _ in 0..150 {
+        let mut t = 1_800_000_000i64;
+        let events: Vec<sigil_eval::Event> = (0..24)
+            .map(|i| {
+                t += 20 + (g.next() % 200) as i64;
+                let ty = ["A", "B", "B", "U", "X", "A", "B"][(g.next() % 7) as usize];
+                let k = ["k1", "k2"][(g.next() % 2) as usize];
+                let v = serde_json::json!({"type": ty, "k": k, "time": t});
+                sigil_eval::Event::new(v, None, format!("e{i:02}"))
+            })
+            .collect();
+        let rows: Vec<sim::Row> = events
+            .iter()
+            .map(|e| sim::row(&e.value, e.time, &e.id))
+            .collect();
+        let time_of: BTreeMap<&str, i64> = events
+            .iter()
+            .map(|e| (e.id.as_str(), e.time.unwrap_or_default()))
+            .collect();
+        streams += 1;
+        for r in report
+            .rules
+            .iter()
+            .filter(|r| !matches!(r.query, sigil_ir::Query::Match(_)))
+        {
+            let name = r.meta.name.clone().unwrap_or_default();
+            let c = compile_rule(spl(), &mapping, r, false).expect("compiles");
+            let alerts = sigil_driver::fixtures::evaluate(r, &events).expect("evaluates");
+            let got = sim::run(&c.query, &rows).unwrap_or_else(|e| panic!("{e}\n{}", c.query));
+            let first = |v: Vec<(String, String)>| {
+                let mut m: BTreeMap<String, String> = BTreeMap::new();
+                for (k, id) in v {
+                    m.entry(k).or_insert(id);
+                }
+                m
+            };
+            let row_val = |r: &sim::Row, f: &str| {
+                r.get(f)
+                    .and_then(|v| v.first())
+                    .cloned()
+                    .unwrap_or_default()
+            };
+            let (want, have): (BTreeMap<String, String>, BTreeMap<String, String>) =
+                if name == "tumbling" {
+                    (
+                        alerts
+                            .iter()
+                            .map(|a| (format!("{:?}/{}", a.group, a.count), String::new()))
+                            .collect(),
+                        got.iter()
+                            .map(|r| {
+                                (
+                                    format!(
+                                        "{:?}/{}",
+                                        BTreeMap::from([("k".to_string(), row_val(r, "k"))]),
+                                        row_val(r, "event_count")
+                                    ),
+                                    String::new(),
+                                )
+                            })
+                            .collect(),
+                    )
+                } else {
+                    (
+                        first(
+                            alerts
+                                .iter()
+                                .map(|a| {
+                                    // The completing event is the alert's latest one.
+                                    let last = a.events.iter().max_by_key(|id| {
+                                        time_of.get(id.as_str()).copied().unwrap_or_default()
+                                    });
+                                    (format!("{:?}", a.group), last.cloned().unwrap_or_default())
+                                })
+                                .collect(),
+                        ),
+                        first(
+                            got.iter()
+                                .map(|r| {
+                                    (
+                                        format!(
+                                            "{:?}",
+                                            BTreeMap::from([("k".to_string(), row_val(r, "k"))])
+                                        ),
+                                        row_val(r, "__id"),
+                                    )
+                                })
+                                .collect(),
+                        ),
+                    )
+                };
+            alerting += usize::from(!want.is_empty());
+            let stream: Vec<String> = events
+                .iter()
+                .map(|e| format!("{} {}", e.id, e.value))
+                .collect();
+            assert_eq!(
+                want,
+                have,
+                "{name}: evaluator vs SPL model\n{}\n{}",
+                c.query,
+                stream.join("\n")
+            );
+        }
+    }
+    eprintln!("random streams: {streams} streams x 4 correlations agree ({alerting} with alerts)");
+    assert!(alerting > 100, "too few alerting streams: {alerting}");
+}
+
 /// The alerts of one case as comparable keys: event ids for match rules, group keys (as
 /// `key=value` lists) for correlations.
 fn alert_keys(rule: &Rule, alerts: &[sigil_eval::Alert]) -> std::collections::BTreeSet<String> {

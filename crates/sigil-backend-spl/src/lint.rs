@@ -58,7 +58,7 @@ pub fn check(q: &str) -> Result<Checked, String> {
                     let Some(&d) = chars.get(i) else {
                         return err(i, "unterminated string");
                     };
-                    if d == '`' || d.is_control() {
+                    if d == '`' || d.is_control() || matches!(d, '\u{2028}' | '\u{2029}') {
                         return err(i, "backtick or control character inside a string");
                     }
                     if d == '\\' {
