@@ -8,33 +8,30 @@
 //! could splice a macro into the query. Values holding such characters never reach a literal
 //! as-is: they are matched with a regex whose escapes (`\x{60}`, `\n`) spell them.
 
-use sigil_backend::text::{RegexDialect, regex_escape};
+use sigil_backend::text::{Quoting, RegexDialect, Unicode, regex_escape};
 use sigil_ir::{Pattern, Seg};
 use std::fmt::Write;
 
-/// True for characters that must never appear raw in the query text: backticks (macro
-/// expansion), control characters, and the Unicode line and paragraph separators (which
-/// some editors and parsers treat as line breaks).
+/// SPL's double-quoted string literal: `\` and `"` escaped; characters no literal may carry
+/// are refused: control characters, backticks (macro expansion), and the Unicode line and
+/// paragraph separators (which some editors and parsers treat as line breaks).
+pub const STRING: Quoting = Quoting {
+    open: "\"",
+    close: "\"",
+    escapes: &[('"', "\\\""), ('\\', "\\\\")],
+    control: Unicode::Unsupported,
+    also: &['`', '\u{2028}', '\u{2029}'],
+};
+
+/// True for characters that must never appear raw in the query text (see [`STRING`]).
 pub fn unsafe_char(c: char) -> bool {
-    c == '`' || c.is_control() || c == '\u{2028}' || c == '\u{2029}'
+    c.is_control() || STRING.also.contains(&c)
 }
 
-/// A double-quoted SPL string holding exactly `s` (`\` and `"` escaped), or `None` when `s`
-/// holds a character no literal may carry ([`unsafe_char`]).
+/// A double-quoted SPL string holding exactly `s`, or `None` when `s` holds a character
+/// no literal may carry ([`unsafe_char`]).
 pub fn string(s: &str) -> Option<String> {
-    if s.chars().any(unsafe_char) {
-        return None;
-    }
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        if c == '"' || c == '\\' {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('"');
-    Some(out)
+    STRING.quote(s).ok()
 }
 
 /// A field name usable bare in the search command (`userIdentity.arn`, `tags{}`).
