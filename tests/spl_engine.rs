@@ -371,6 +371,10 @@ fn constructs_agree_with_the_evaluator_on_generated_events() {
         "f|fieldref|cased: g",
         "f: [abc, xyz]",
         "f|all: [abc, xyz]",
+        "'@timestamp|hour': 10",
+        "'@timestamp|minute|gte': 30",
+        "- abc",
+        "- '4624'",
     ];
     let events_json = [
         r#"{"f": "abc"}"#,
@@ -404,6 +408,9 @@ fn constructs_agree_with_the_evaluator_on_generated_events() {
         r#"{"ip": "fe80::1"}"#,
         r#"{"ip": "FE80:0:0:0:0:0:0:2"}"#,
         r#"{"ip": ["1.1.1.1", "10.0.0.9"]}"#,
+        r#"{"@timestamp": "2026-11-02T10:31:00Z"}"#,
+        r#"{"@timestamp": "2026-11-02T10:05:00Z"}"#,
+        r#"{"@timestamp": "2026-11-02T11:45:00+01:00"}"#,
         r#"{}"#,
     ];
     let events: Vec<sigil_eval::Event> = events_json

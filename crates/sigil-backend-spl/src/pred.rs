@@ -445,7 +445,8 @@ fn time_part(
             format!("tonumber(strftime(_time, \"{fmt}\"))")
         }
     };
-    format!("{expr}{}{n}", op_text(op))
+    // Guarded so the test is false, never null, for an event without a time (under NOT too).
+    format!("(isnotnull(_time) AND {expr}{}{n})", op_text(op))
 }
 
 fn keyword_form(p: &Predicate, cx: &mut Cx) -> String {
@@ -568,7 +569,10 @@ mod tests {
             "isnotnull(mvfilter(tonumber(trim('n'))>=10))"
         );
         let p = pred("_time", Test::TimePart(TimePart::Hour, CmpOp::Eq, 3));
-        assert_eq!(where_form(&p, &ctx, &mut cx), "floor(_time/3600)%24==3");
+        assert_eq!(
+            where_form(&p, &ctx, &mut cx),
+            "(isnotnull(_time) AND floor(_time/3600)%24==3)"
+        );
         assert!(cx.notes().is_empty() && !cx.refused());
     }
 }
