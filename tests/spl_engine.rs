@@ -534,6 +534,16 @@ correlation:
     timespan: 10m
     window: tumbling
     condition: count() >= 3
+---
+title: numeric
+name: numeric
+correlation:
+    type: threshold
+    rules: [a, b]
+    group-by: [k]
+    timespan: 10m
+    window: tumbling
+    condition: sum(n) >= 12 or not (avg(n) < 6) or (max(n) == 9 and min(n) >= 2) or percentile(n, 75) > 8
 "#;
 
 /// Random event streams through each correlation, evaluator against the SPL model. For
@@ -570,7 +580,13 @@ fn correlations_agree_with_the_evaluator_on_random_streams() {
                 t += 20 + (g.next() % 200) as i64;
                 let ty = ["A", "B", "B", "U", "X", "A", "B"][(g.next() % 7) as usize];
                 let k = ["k1", "k2"][(g.next() % 2) as usize];
-                let v = serde_json::json!({"type": ty, "k": k, "time": t});
+                let n = match g.next() % 5 {
+                    0 => serde_json::json!("x"),
+                    1 => serde_json::Value::Null,
+                    2 => serde_json::json!(format!(" {} ", g.next() % 10)),
+                    _ => serde_json::json!(g.next() % 10),
+                };
+                let v = serde_json::json!({"type": ty, "k": k, "time": t, "n": n});
                 sigil_eval::Event::new(v, None, format!("e{i:02}"))
             })
             .collect();
@@ -606,7 +622,7 @@ fn correlations_agree_with_the_evaluator_on_random_streams() {
                     .unwrap_or_default()
             };
             let (want, have): (BTreeMap<String, String>, BTreeMap<String, String>) =
-                if name == "tumbling" {
+                if name == "tumbling" || name == "numeric" {
                     (
                         alerts
                             .iter()
@@ -668,7 +684,7 @@ fn correlations_agree_with_the_evaluator_on_random_streams() {
             );
         }
     }
-    eprintln!("random streams: {streams} streams x 4 correlations agree ({alerting} with alerts)");
+    eprintln!("random streams: {streams} streams x 5 correlations agree ({alerting} with alerts)");
     assert!(alerting > 100, "too few alerting streams: {alerting}");
 }
 
