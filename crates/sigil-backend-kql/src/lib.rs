@@ -119,7 +119,9 @@ fn capabilities() -> Vec<Capability> {
         ),
         C::approx(
             SlidingWindow,
-            "tumbling bins of the window's length: a burst across a bin edge can be missed",
+            "exact for conditions on count() alone (up to 24 events: a per-key scan fold keeps \
+             the last occurrence times); otherwise tumbling bins of the window's length, where \
+             a burst across a bin edge can be missed (noted)",
         ),
         C::exact(
             AggCount,

@@ -249,6 +249,12 @@ impl<'a> Builder<'a> {
     /// A threshold; with `regroup`, its occurrence rows grouped by those keys instead of its
     /// own (a threshold inside a correlation, docs/semantics.md §7).
     fn threshold(&mut self, t: &Threshold, regroup: Option<&[KeyCol]>, cx: &mut Cx) -> String {
+        if t.window.kind == WindowKind::Sliding
+            && t.inputs.iter().all(|i| matches!(*i.query, Query::Match(_)))
+            && let Some(k) = count_capacity(t)
+        {
+            return self.sliding_count(t, k, regroup, cx);
+        }
         let mut aggs = agg::used(t);
         if regroup.is_none() {
             for o in &self.rule.rule.outputs {
@@ -444,6 +450,72 @@ impl<'a> Builder<'a> {
         }
     }
 
+    /// A sliding window whose condition and score read `count()` alone, exactly: per key, a
+    /// fold keeps the times of the last `k - 1` occurrences since the key last alerted, so the
+    /// window's count (up to `k`, enough for every constant the condition compares with) is
+    /// known at each occurrence; the first occurrence that satisfies the condition alerts and
+    /// empties the window (docs/semantics.md §4.3).
+    fn sliding_count(
+        &mut self,
+        t: &Threshold,
+        k: usize,
+        regroup: Option<&[KeyCol]>,
+        cx: &mut Cx,
+    ) -> String {
+        let group: Vec<String> = match regroup {
+            Some(keys) => {
+                let mut g: Vec<String> = keys.iter().filter_map(|(_, f)| f.clone()).collect();
+                g.sort();
+                g.dedup();
+                g
+            }
+            None => t.group_by.clone(),
+        };
+        let inputs: Vec<(&Input, Option<usize>)> = t.inputs.iter().map(|i| (i, None)).collect();
+        let mut out = self.union(&inputs, &group, cx);
+        out.push_str(&self.key_filter(&group));
+        let span = duration(t.window.length_ms);
+        let ring = k - 1;
+        let within = |i: usize| format!("(isnotnull(s._r{i}) and {TIME} - s._r{i} <= {span})");
+        let mut count = String::from("(1");
+        for i in 1..=ring {
+            count.push_str(&format!(" + iff({}, 1, 0)", within(i)));
+        }
+        count.push(')');
+        let fire = count_condition(&t.condition, &within);
+        let mut first = TIME.to_string();
+        for i in 1..=ring {
+            first = format!("iff({}, s._r{i}, {first})", within(i));
+        }
+        let mut decl: Vec<String> = (1..=ring).map(|i| format!("_r{i}:datetime")).collect();
+        decl.push("_fire:bool = false".into());
+        decl.push("first_seen:datetime".into());
+        decl.push("event_count:long = 0".into());
+        let mut assign = vec![format!("_r1 = iff({fire}, datetime(null), {TIME})")];
+        for i in 2..=ring {
+            assign.push(format!(
+                "_r{i} = iff({fire}, datetime(null), s._r{})",
+                i - 1
+            ));
+        }
+        assign.push(format!("_fire = {fire}"));
+        assign.push(format!("first_seen = iff({fire}, {first}, datetime(null))"));
+        assign.push(format!("event_count = iff({fire}, {count}, 0)"));
+        let scan = format!(
+            "sort by {TIME} asc\n    | scan declare ({}) with (\n        step s: true => {};\n    )",
+            decl.join(", "),
+            assign.join(",\n            ")
+        );
+        out.push_str(&self.partitioned(&group, &scan));
+        out.push_str("\n| where _fire");
+        let mut extra = Vec::new();
+        if regroup.is_none() && !t.score.is_empty() {
+            out.push_str(&format!("\n| extend score = {}", score(&t.score)));
+            extra.push("score".to_string());
+        }
+        self.fold_output(out, &group, regroup, &extra, cx)
+    }
+
     /// A sequence, folded per key by a one-step `scan` (docs/semantics.md §5).
     fn sequence(&mut self, s: &Sequence, regroup: Option<&[KeyCol]>, cx: &mut Cx) -> String {
         let mut stages: Vec<usize> = Vec::new();
@@ -538,7 +610,7 @@ impl<'a> Builder<'a> {
         );
         out.push_str(&self.partitioned(&names, &scan));
         out.push_str("\n| where _fire");
-        self.fold_output(out, &names, regroup, cx)
+        self.fold_output(out, &names, regroup, &[], cx)
     }
 
     /// Inputs of one correlation that read the same log source: one event can then be a row
@@ -595,6 +667,7 @@ impl<'a> Builder<'a> {
         mut out: String,
         names: &[String],
         regroup: Option<&[KeyCol]>,
+        extra: &[String],
         cx: &mut Cx,
     ) -> String {
         match regroup {
@@ -605,16 +678,18 @@ impl<'a> Builder<'a> {
                     format!("last_seen = {TIME}"),
                     "event_count".to_string(),
                 ]);
+                cols.extend(extra.iter().cloned());
                 for o in &self.rule.rule.outputs {
                     match o {
                         Output::Field(f) if names.contains(f) => {}
+                        Output::Score if extra.iter().any(|c| c == "score") => {}
                         Output::Count | Output::FirstSeen | Output::LastSeen => {}
                         other => cx.approx(
                             Construct::Outputs,
                             None,
                             format!(
-                                "output `{}` is not computed for sequences and unordered \
-                                 correlations",
+                                "output `{}` is not computed by the per-key fold (sequences, \
+                                 unordered correlations, sliding counts)",
                                 sigil_ir::output_text(other)
                             ),
                         ),
@@ -714,7 +789,90 @@ impl<'a> Builder<'a> {
         );
         out.push_str(&self.partitioned(&names, &scan));
         out.push_str("\n| where _fire");
-        self.fold_output(out, &names, regroup, cx)
+        self.fold_output(out, &names, regroup, &[], cx)
+    }
+}
+
+/// Most occurrence times a sliding-count fold keeps per key.
+const MAX_RING: usize = 100;
+
+/// The least window counts `m` such that `count >= m` tests decide `count op v`.
+fn at_least(op: CmpOp, v: f64) -> Vec<i64> {
+    let up = v.ceil() as i64;
+    let next = v.floor() as i64 + 1;
+    match op {
+        CmpOp::Gte | CmpOp::Lt => vec![up],
+        CmpOp::Gt | CmpOp::Lte => vec![next],
+        CmpOp::Eq | CmpOp::Neq => vec![up, next],
+    }
+}
+
+/// For a condition and score on `count()` alone: how many occurrence times the fold must
+/// keep (so `count >= m` is known for every `m` the comparisons need) plus one, when the
+/// times kept are at most [`MAX_RING`].
+fn count_capacity(t: &Threshold) -> Option<usize> {
+    fn walk(e: &AggExpr, ring: &mut usize) -> bool {
+        match e {
+            AggExpr::Cmp(a, op, v) => {
+                if a.func != AggFunc::Count || !v.is_finite() || v.abs() > 1e6 {
+                    return false;
+                }
+                for m in at_least(*op, *v) {
+                    *ring = (*ring).max((m - 1).max(0) as usize);
+                }
+                true
+            }
+            AggExpr::And(v) | AggExpr::Or(v) => v.iter().all(|x| walk(x, ring)),
+            AggExpr::Not(x) => walk(x, ring),
+        }
+    }
+    let mut ring = 1;
+    if !walk(&t.condition, &mut ring) {
+        return None;
+    }
+    for c in &t.score {
+        if let Some(w) = &c.when
+            && !walk(w, &mut ring)
+        {
+            return None;
+        }
+    }
+    (ring <= MAX_RING).then_some(ring + 1)
+}
+
+/// A condition on `count()` over the fold's state: the window holds at least `m` occurrences
+/// (this one included) when the `m-1`-th previous time kept is within the window.
+fn count_condition(e: &AggExpr, within: &dyn Fn(usize) -> String) -> String {
+    let ge = |m: i64| -> String {
+        if m <= 1 {
+            "true".to_string()
+        } else {
+            within((m - 1) as usize)
+        }
+    };
+    match e {
+        AggExpr::Cmp(_, op, v) => {
+            let m = at_least(*op, *v);
+            match op {
+                CmpOp::Gte | CmpOp::Gt => ge(m[0]),
+                CmpOp::Lt | CmpOp::Lte => format!("not({})", ge(m[0])),
+                CmpOp::Eq if v.fract() == 0.0 => format!("({} and not({}))", ge(m[0]), ge(m[1])),
+                CmpOp::Eq => "false".to_string(),
+                CmpOp::Neq if v.fract() == 0.0 => {
+                    format!("not({} and not({}))", ge(m[0]), ge(m[1]))
+                }
+                CmpOp::Neq => "true".to_string(),
+            }
+        }
+        AggExpr::And(v) => {
+            let parts: Vec<String> = v.iter().map(|x| count_condition(x, within)).collect();
+            format!("({})", parts.join(" and "))
+        }
+        AggExpr::Or(v) => {
+            let parts: Vec<String> = v.iter().map(|x| count_condition(x, within)).collect();
+            format!("({})", parts.join(" or "))
+        }
+        AggExpr::Not(x) => format!("not({})", count_condition(x, within)),
     }
 }
 

@@ -129,9 +129,14 @@ fn tumbling_windows_align_to_the_epoch() {
 }
 
 #[test]
-fn sliding_windows_are_noted() {
-    let (_, notes) = kql("title: s\nname: s\nlogsource: {product: aws, service: cloudtrail}\ndetection:\n    sel:\n        eventName: X\n    condition: sel\n---\ntitle: t\nname: t\ncorrelation:\n    type: event_count\n    rules: [s]\n    group-by: [user]\n    timespan: 1h\n    condition: {gte: 5}\n")
-        .expect("compiles");
+fn sliding_windows_are_exact_for_counts_and_noted_otherwise() {
+    let base = "title: s\nname: s\nlogsource: {product: aws, service: cloudtrail}\ndetection:\n    sel:\n        eventName: X\n    condition: sel\n---\ntitle: t\nname: t\ncorrelation:\n    type: event_count\n    rules: [s]\n    group-by: [user]\n    timespan: 1h\n";
+    let (out, notes) = kql(&format!("{base}    condition: {{gte: 5}}\n")).expect("compiles");
+    assert!(notes.is_empty(), "{notes:?}");
+    assert!(out.contains("scan declare (_r1:datetime"), "{out}");
+    assert!(out.contains("_time - s._r4 <= 1h"), "{out}");
+    assert!(!out.contains("_r5:"), "{out}");
+    let (_, notes) = kql(&format!("{base}    condition: {{gte: 500}}\n")).expect("compiles");
     assert!(
         notes
             .iter()
