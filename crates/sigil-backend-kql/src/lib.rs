@@ -101,7 +101,7 @@ fn capabilities() -> Vec<Capability> {
         ),
         C::approx(
             TimePart,
-            "`datetime_part()` / `week_of_year()` over `todatetime(f)` (UTC, ISO weeks); epoch \
+            "`datetime_part()` over `todatetime(f)` (UTC; `week_of_year` is ISO 8601); epoch \
              numbers are not read",
         ),
         C::refused(

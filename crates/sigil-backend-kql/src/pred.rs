@@ -194,7 +194,7 @@ fn time_part(part: TimePart, value: &str) -> String {
         TimePart::Minute => format!("datetime_part(\"minute\", todatetime({value}))"),
         TimePart::Hour => format!("datetime_part(\"hour\", todatetime({value}))"),
         TimePart::Day => format!("datetime_part(\"day\", todatetime({value}))"),
-        TimePart::Week => format!("week_of_year(todatetime({value}))"),
+        TimePart::Week => format!("datetime_part(\"week_of_year\", todatetime({value}))"),
         TimePart::Month => format!("datetime_part(\"month\", todatetime({value}))"),
         TimePart::Year => format!("datetime_part(\"year\", todatetime({value}))"),
     }

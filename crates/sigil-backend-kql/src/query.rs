@@ -525,6 +525,15 @@ impl<'a> Builder<'a> {
             }
         }
         let n = stages.len();
+        if n == 0 {
+            cx.refuse(
+                Construct::Sequence,
+                None,
+                "the sequence has no steps",
+                &["give the sequence at least one step"],
+            );
+            return String::new();
+        }
         let until = s.until.as_ref().map(|_| s.steps.len());
         let mut inputs: Vec<(&Input, Option<usize>)> = s
             .steps
@@ -743,6 +752,15 @@ impl<'a> Builder<'a> {
             "first_seen and event_count count only the latest occurrence of each input (Sigil \
              reports every occurrence still within the span)",
         );
+        if inputs.is_empty() {
+            cx.refuse(
+                Construct::Unordered,
+                None,
+                "the correlation has no inputs",
+                &["name at least one rule"],
+            );
+            return String::new();
+        }
         let names = dedup(u.by.clone());
         let mut out = self.union(&inputs, &names, cx);
         out.push_str(&self.key_filter(&names));

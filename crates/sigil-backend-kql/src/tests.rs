@@ -271,6 +271,39 @@ fn literals(text: &str) -> Vec<String> {
     out
 }
 
+/// `text` with its string literals removed (checked by [`literals`] to be well formed).
+fn outside_literals(text: &str) -> String {
+    let _ = literals(text);
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let verbatim = chars[i] == '@' && chars.get(i + 1) == Some(&'"');
+        if chars[i] == '"' || verbatim {
+            i += if verbatim { 2 } else { 1 };
+            while i < chars.len() {
+                if verbatim && chars[i] == '"' && chars.get(i + 1) == Some(&'"') {
+                    i += 2;
+                    continue;
+                }
+                if !verbatim && chars[i] == '\\' {
+                    i += 2;
+                    continue;
+                }
+                if chars[i] == '"' {
+                    break;
+                }
+                i += 1;
+            }
+            i += 1;
+            continue;
+        }
+        out.push(chars[i]);
+        i += 1;
+    }
+    out
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
@@ -292,6 +325,21 @@ proptest! {
         } else {
             prop_assert!(f.starts_with("[\"") && f.ends_with("\"]"));
             prop_assert_eq!(literals(&f[1..f.len() - 1]), vec![s.clone()]);
+        }
+    }
+
+    #[test]
+    fn field_paths_are_identifiers_and_literals_only(s in "(\\PC|[\"\\\\|\\[\\]\n\r*'.()])*") {
+        let f = text::field(&s);
+        for e in [f.expr.clone(), f.text()] {
+            // Outside its string literals a field expression holds only identifier
+            // characters, dots, brackets and the parentheses of tostring()/parse_json().
+            let rest = outside_literals(&e);
+            prop_assert!(
+                rest.chars().all(|c| c.is_ascii_alphanumeric() || "_.[]()".contains(c)),
+                "{:?} -> {}", s, e
+            );
+            prop_assert!(!e.contains('\n') && !e.contains('\r'));
         }
     }
 

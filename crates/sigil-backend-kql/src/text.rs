@@ -243,8 +243,6 @@ fn dotted(name: &str) -> (String, Vec<String>) {
     (parts[0].to_string(), keys)
 }
 
-/// `Col['k1'].k2["k3"]`: a column followed by bracketed or dotted keys; `None` when the
-/// name has no bracket or does not read this way.
 /// `parse_json(Column)` or `parse_json(Column).rest` → (`Column`, `.rest` or empty).
 fn json_column(name: &str) -> Option<(&str, &str)> {
     let inner = name.strip_prefix("parse_json(")?;
@@ -258,6 +256,8 @@ fn json_column(name: &str) -> Option<(&str, &str)> {
     (plain && (rest.is_empty() || rest.starts_with('.'))).then_some((column, rest))
 }
 
+/// `Col['k1'].k2["k3"]`: a column followed by bracketed or dotted keys; `None` when the
+/// name has no bracket or does not read this way.
 fn bracketed(name: &str) -> Option<(String, Vec<String>)> {
     if !name.contains("['") && !name.contains("[\"") {
         return None;
