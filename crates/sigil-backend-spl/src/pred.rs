@@ -338,10 +338,7 @@ pub fn where_form(p: &Predicate, ctx: &Ctx<'_>, cx: &mut Cx) -> String {
                 Construct::Element,
                 span,
                 "Splunk extracts an array of objects as one multivalue field per key, so tests cannot be scoped to one element",
-                &[
-                    "test the element's fields separately (keys and values may then come from different elements)",
-                    "compile this rule for KQL, which scopes tests to one element with mv-apply",
-                ],
+                &["test the element's fields separately (keys and values may then come from different elements)"],
             );
             "false()".into()
         }
