@@ -15,8 +15,12 @@
 //!   10,000,000 keyed events with 100,000 users; peak RSS of each run (the 10 M run's must stay
 //!   within 10 % of the 1 M run's: windows evict).
 //!
-//! Events are generated in-process (`sigil_driver::synth`, deterministic) into `$BENCH_DIR`
-//! (default: a folder under the system temp dir; kept between runs, so generate once). Each
+//! Events go to `$BENCH_DIR` (default: a folder under the system temp dir; kept between runs,
+//! so generate once). With `$SIGIL_SHARED` set, the process events are the peer benchmark's
+//! own (`peer-bench/gen_events.py`, seed 1337, run with python3, or run.sh's file in
+//! `$PEER_BENCH_DIR` when it is there), so the figures compare with
+//! benches/peers.sh and docs/benchmarks.md; otherwise they come from `sigil_driver::synth`
+//! (same shape, deterministic, no Python needed). Keyed events always come from `synth`. Each
 //! measurement runs in a child process of this binary, so CPU time (user + system, from
 //! /proc) and peak RSS (VmHWM) are its own. `BENCH_EVENTS` scales the 1 M workloads.
 //! Compare with the peers (rsigma, sigma-rust) on the same machine with benches/peers.sh.
@@ -212,16 +216,43 @@ fn main() {
     std::fs::write(&rules_simple, SIMPLE_RULE).unwrap();
     let rules_threshold = dir.join("rules-threshold.yml");
     std::fs::write(&rules_threshold, THRESHOLD_RULES).unwrap();
-    let process = dir.join(format!("process-{n}.ndjson"));
+    let shared = std::env::var_os("SIGIL_SHARED").map(PathBuf::from);
+    // run.sh's events file, when it exists, is used as it is (the same bytes).
+    let peer_events = std::env::var_os("PEER_BENCH_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/tmp/peer-bench"))
+        .join(format!("events-{n}-s1337.ndjson"));
+    let process = match &shared {
+        Some(_) if peer_events.exists() => peer_events,
+        Some(_) => dir.join(format!("gen-events-{n}-s1337.ndjson")),
+        None => dir.join(format!("process-{n}.ndjson")),
+    };
 
     println!(
         "| workload | events | alerts | CPU s | of which setup | events / CPU-s | events / s (wall) | peak RSS MiB |"
     );
     println!("|---|---|---|---|---|---|---|---|");
     if on("simple") || on("corpus") {
-        ensure(&process, "process events", |w| {
-            sigil_driver::synth::process_events(n, 1337, w)
-        });
+        match &shared {
+            Some(shared) => ensure(&process, "gen_events.py events", |w| {
+                let script = shared.join("peer-bench/gen_events.py");
+                let out = Command::new("python3")
+                    .arg(&script)
+                    .args(["-n", &n.to_string(), "--seed", "1337"])
+                    .output()?;
+                if !out.status.success() {
+                    return Err(std::io::Error::other(format!(
+                        "{} failed: {}",
+                        script.display(),
+                        String::from_utf8_lossy(&out.stderr)
+                    )));
+                }
+                w.write_all(&out.stdout)
+            }),
+            None => ensure(&process, "process events", |w| {
+                sigil_driver::synth::process_events(n, 1337, w)
+            }),
+        }
     }
     if on("simple") {
         let fast = measure(&rules_simple, &process, false);
@@ -231,10 +262,9 @@ fn main() {
         assert_eq!(fast.alerts, full.alerts, "both paths raise the same alerts");
     }
     if on("corpus") {
-        match std::env::var_os("SIGIL_SHARED") {
+        match &shared {
             Some(shared) => {
-                let rules =
-                    PathBuf::from(shared).join("corpus/sigmahq/rules/windows/process_creation");
+                let rules = shared.join("corpus/sigmahq/rules/windows/process_creation");
                 row(
                     "corpus (SigmaHQ process_creation)",
                     &measure(&rules, &process, false),
