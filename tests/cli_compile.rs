@@ -233,3 +233,29 @@ fn targets_lists_every_construct_for_every_target() {
     let text = sigil(&["targets"]);
     assert!(String::from_utf8_lossy(&text.stdout).contains("| construct | kql | spl | eql |"));
 }
+
+#[test]
+fn an_output_a_target_lacks_is_a_note_not_an_error() {
+    // Azure Activity's region has no column in Splunk's REST input (mapped to null); it only
+    // feeds `values(region)`, so the burst compiles and says what its output misses.
+    let o = sigil(&[
+        "compile",
+        "rules/multi_cloud/cloud_infrastructure_discovery_burst.yml",
+        "-t",
+        "spl",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let lines = json_lines(&o);
+    let notes = lines[0]["notes"].to_string();
+    assert!(
+        notes.contains("output `region` has no values from input `azure_discovery_read`"),
+        "{notes}"
+    );
+}

@@ -151,6 +151,25 @@ pub fn compile(
     strict: bool,
 ) -> Result<Compiled, Vec<Diagnostic>> {
     let mut cx = Cx::default();
+    // Output keys the mapping left without a field in some input: what the query matches is
+    // unchanged, but those outputs miss that input's values.
+    for d in &rule.dropped {
+        let from = if d.input.is_empty() {
+            String::new()
+        } else {
+            format!(" from input `{}`", d.input)
+        };
+        cx.approx(
+            Construct::Outputs,
+            rule.rule.origin.span,
+            format!(
+                "output `{}` has no values{from}: its field `{}` does not exist in target `{}`",
+                d.key,
+                d.field,
+                backend.name()
+            ),
+        );
+    }
     let query = backend.emit(rule, &mut cx);
     let label = rule_label(&rule.rule);
     let file = rule.rule.origin.file.clone();

@@ -18,6 +18,21 @@ pub struct MappedRule {
     pub output_fields: BTreeMap<String, String>,
     /// The mapping's target.
     pub target: String,
+    /// Output-only keys left without a field in some input because the target lacks it.
+    pub dropped: Vec<Dropped>,
+}
+
+/// An output key that one input cannot provide in the target (its field maps to null): the
+/// query is still exact in what it matches, but that input contributes no values to the
+/// output, which backends report as a fidelity note.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dropped {
+    /// The output key (alias or field name as the rule writes it).
+    pub key: String,
+    /// The input (rule name) that lacks it; empty for a match rule's own output.
+    pub input: String,
+    /// The input's native field the target does not have.
+    pub field: String,
 }
 
 impl MappedRule {
@@ -38,6 +53,7 @@ struct Pass<'a> {
     rule: &'a Rule,
     sources: BTreeMap<LogSource, SourceMap>,
     errors: Vec<Diagnostic>,
+    dropped: Vec<Dropped>,
 }
 
 fn ls_text(ls: &LogSource) -> String {
@@ -165,8 +181,15 @@ impl Pass<'_> {
         }
     }
 
-    /// Maps an input: its query, and every key it provides (explicit after the pass).
-    fn input(&mut self, i: &Input, keys: &BTreeSet<String>) -> Input {
+    /// Maps an input: its query, and every key it provides (explicit after the pass). A key
+    /// in `output_only` whose field the target lacks becomes absent for this input (recorded
+    /// in `dropped`); any other unmappable key is an error.
+    fn input(
+        &mut self,
+        i: &Input,
+        keys: &BTreeSet<String>,
+        output_only: &BTreeSet<String>,
+    ) -> Input {
         let query = self.query(&i.query);
         let mut fields = i.fields.clone();
         if let Query::Match(s) = &*i.query
@@ -175,7 +198,17 @@ impl Pass<'_> {
             for k in keys {
                 fields.entry(k.clone()).or_insert_with(|| Some(k.clone()));
             }
-            for f in fields.values_mut().flatten() {
+            for (k, v) in fields.iter_mut() {
+                let Some(f) = v else { continue };
+                if output_only.contains(k) && src.field(f) == Ok(None) {
+                    self.dropped.push(Dropped {
+                        key: k.clone(),
+                        input: i.name.clone(),
+                        field: f.clone(),
+                    });
+                    *v = None;
+                    continue;
+                }
                 *f = self.field(&src, &s.source, f, i.origin);
             }
         }
@@ -198,29 +231,50 @@ impl Pass<'_> {
                         agg_fields(w, &mut keys);
                     }
                 }
-                output_fields(&self.rule.outputs, &mut keys);
+                let only = self.output_only(&keys);
+                keys.extend(only.iter().cloned());
                 let mut t = t.clone();
-                t.inputs = t.inputs.iter().map(|i| self.input(i, &keys)).collect();
+                t.inputs = t
+                    .inputs
+                    .iter()
+                    .map(|i| self.input(i, &keys, &only))
+                    .collect();
                 Query::Threshold(t)
             }
             Query::Sequence(s) => {
                 let mut keys: BTreeSet<String> = s.by.iter().cloned().collect();
-                output_fields(&self.rule.outputs, &mut keys);
+                let only = self.output_only(&keys);
+                keys.extend(only.iter().cloned());
                 let mut s = s.clone();
                 for st in &mut s.steps {
-                    st.input = self.input(&st.input, &keys);
+                    st.input = self.input(&st.input, &keys, &only);
                 }
-                s.until = s.until.as_ref().map(|u| self.input(u, &keys));
+                s.until = s.until.as_ref().map(|u| self.input(u, &keys, &only));
                 Query::Sequence(s)
             }
             Query::Unordered(u) => {
                 let mut keys: BTreeSet<String> = u.by.iter().cloned().collect();
-                output_fields(&self.rule.outputs, &mut keys);
+                let only = self.output_only(&keys);
+                keys.extend(only.iter().cloned());
                 let mut u = u.clone();
-                u.inputs = u.inputs.iter().map(|i| self.input(i, &keys)).collect();
+                u.inputs = u
+                    .inputs
+                    .iter()
+                    .map(|i| self.input(i, &keys, &only))
+                    .collect();
                 Query::Unordered(u)
             }
         }
+    }
+}
+
+impl Pass<'_> {
+    /// The rule's output keys that the query itself does not read (`required`).
+    fn output_only(&self, required: &BTreeSet<String>) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        output_fields(&self.rule.outputs, &mut out);
+        out.retain(|k| !required.contains(k));
+        out
     }
 }
 
@@ -250,6 +304,7 @@ pub fn map_rule(rule: &Rule, mapping: &Mapping) -> Result<MappedRule, Vec<Diagno
         rule,
         sources: BTreeMap::new(),
         errors: Vec::new(),
+        dropped: Vec::new(),
     };
     let query = pass.query(&rule.query);
     let mut output_fields = BTreeMap::new();
@@ -259,6 +314,14 @@ pub fn map_rule(rule: &Rule, mapping: &Mapping) -> Result<MappedRule, Vec<Diagno
         let mut names = BTreeSet::new();
         crate::pass::output_fields(&rule.outputs, &mut names);
         for n in names {
+            if src.field(&n) == Ok(None) {
+                pass.dropped.push(Dropped {
+                    key: n.clone(),
+                    input: String::new(),
+                    field: n,
+                });
+                continue;
+            }
             let f = pass.field(&src, &s.source, &n, rule.origin.span);
             output_fields.insert(n, f);
         }
@@ -268,10 +331,22 @@ pub fn map_rule(rule: &Rule, mapping: &Mapping) -> Result<MappedRule, Vec<Diagno
     }
     let mut mapped = rule.clone();
     mapped.query = query;
+    // A match rule's outputs are its event's fields: one the target lacks is left out
+    // (and noted), so no backend projects a column that does not exist.
+    if matches!(rule.query, Query::Match(_)) {
+        mapped.outputs.retain(|o| match o {
+            Output::Field(f) | Output::Values(f) | Output::Distinct(f) => !pass
+                .dropped
+                .iter()
+                .any(|d| d.input.is_empty() && &d.key == f),
+            _ => true,
+        });
+    }
     Ok(MappedRule {
         rule: mapped,
         sources: pass.sources,
         output_fields,
         target: mapping.target.clone(),
+        dropped: pass.dropped,
     })
 }
