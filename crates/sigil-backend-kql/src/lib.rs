@@ -96,7 +96,7 @@ fn capabilities() -> Vec<Capability> {
         ),
         C::approx(
             Keywords,
-            "`* contains`: searches every column, numbers and dynamic keys included; keywords \
+            "`* contains` over every column of the row (not only string values); keywords \
              with inner wildcards are refused",
         ),
         C::approx(

@@ -484,8 +484,9 @@ fn keyword(p: &Predicate, cx: &mut Cx) -> String {
     cx.approx(
         Construct::Keywords,
         p.span,
-        "`* contains` searches every column, numbers and the keys of dynamic columns included \
-         (Sigil searches string values only)",
+        "`* contains` searches every column of the row as KQL reads it, not only the event's \
+         string values as Sigil does (how KQL reads number and dynamic columns here was not \
+         verified)",
     );
     let op = match case {
         Case::Insensitive => "contains",
