@@ -8,7 +8,7 @@
 
 use sigil_backend::{Mapping, Profile};
 use sigil_diagnostics::render_json;
-use sigil_driver::compile::{backends, compile_rule, note_line};
+use sigil_driver::compile::{backends, compile_rule_with, note_line, rule_files};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -41,6 +41,7 @@ fn every_rule_for_every_target() {
             .push(r);
     }
     assert!(by_file.len() >= 15, "only {} rule files", by_file.len());
+    let files = rule_files(&report.rules);
     for b in backends() {
         if !wanted(b.name()) {
             continue;
@@ -51,7 +52,7 @@ fn every_rule_for_every_target() {
             for r in rules {
                 let label = r.meta.name.as_deref().unwrap_or(&r.meta.title);
                 text.push_str(&format!("== {label}\n"));
-                match compile_rule(b, &mapping, r, false) {
+                match compile_rule_with(b, &mapping, r, false, &Default::default(), &files) {
                     Ok(c) => {
                         text.push_str(&c.query);
                         if !c.query.ends_with('\n') {

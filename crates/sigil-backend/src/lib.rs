@@ -14,7 +14,9 @@ pub mod regex_lucene;
 pub mod text;
 
 pub use caps::{Capability, Construct, Fidelity, matrix};
-pub use sigil_mapping::{MappedRule, Mapping, MappingError, Profile, SourceMap, map_rule};
+pub use sigil_mapping::{
+    MappedRule, Mapping, MappingError, Profile, SourceMap, map_rule, map_rule_in,
+};
 
 use sigil_diagnostics::{Code, Diagnostic, Severity, Span};
 use sigil_ir::Rule;

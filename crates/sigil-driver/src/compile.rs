@@ -2,10 +2,11 @@
 
 use crate::{CheckReport, check};
 use rayon::prelude::*;
-use sigil_backend::{Backend, Compiled, Mapping, Note, Profile, map_rule};
+use sigil_backend::{Backend, Compiled, Mapping, Note, Profile, map_rule_in};
 use sigil_diagnostics::{Code, Diagnostic};
 use sigil_ir::{Rule, alerting_rules};
 use sigil_lower::{PlaceholderValues, has_placeholders, resolve_placeholders};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -162,16 +163,36 @@ pub fn compile_rule(
     rule: &Rule,
     strict: bool,
 ) -> Result<Compiled, Vec<Diagnostic>> {
-    compile_rule_with(backend, mapping, rule, strict, &PlaceholderValues::new())
+    compile_rule_with(
+        backend,
+        mapping,
+        rule,
+        strict,
+        &PlaceholderValues::new(),
+        &BTreeMap::new(),
+    )
 }
 
-/// Compiles one lowered rule with one target's mapping and placeholder values.
+/// Rule name and id → the file defining it, so errors inside embedded inputs point there.
+pub fn rule_files(rules: &[Rule]) -> BTreeMap<String, Arc<str>> {
+    let mut out = BTreeMap::new();
+    for r in rules {
+        for k in [&r.meta.name, &r.meta.id].into_iter().flatten() {
+            out.insert(k.clone(), r.origin.file.clone());
+        }
+    }
+    out
+}
+
+/// Compiles one lowered rule with one target's mapping and placeholder values; `files`
+/// ([`rule_files`]) locates errors inside embedded inputs.
 pub fn compile_rule_with(
     backend: &dyn Backend,
     mapping: &Mapping,
     rule: &Rule,
     strict: bool,
     placeholders: &PlaceholderValues,
+    files: &BTreeMap<String, Arc<str>>,
 ) -> Result<Compiled, Vec<Diagnostic>> {
     let resolved;
     let rule = if has_placeholders(rule) {
@@ -180,7 +201,7 @@ pub fn compile_rule_with(
     } else {
         rule
     };
-    let mapped = map_rule(rule, mapping)?;
+    let mapped = map_rule_in(rule, mapping, files)?;
     sigil_backend::compile(backend, &mapped, strict)
 }
 
@@ -199,6 +220,7 @@ pub fn compile(paths: &[PathBuf], opts: &CompileOptions) -> CompileReport {
         }
     };
     let alerting = alerting_rules(&report.check.rules);
+    let files = rule_files(&report.check.rules);
     let mut work = Vec::new();
     for (r, alerts) in report.check.rules.iter().zip(alerting) {
         if !alerts && !opts.include_inputs {
@@ -219,7 +241,7 @@ pub fn compile(paths: &[PathBuf], opts: &CompileOptions) -> CompileReport {
     report.outputs = work
         .into_par_iter()
         .map(|(rule, b, m)| TargetOutput {
-            result: compile_rule_with(b, m, &rule, opts.strict, &opts.placeholders),
+            result: compile_rule_with(b, m, &rule, opts.strict, &opts.placeholders, &files),
             rule,
             target: b.name(),
         })

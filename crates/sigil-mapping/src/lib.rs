@@ -8,7 +8,7 @@
 
 mod pass;
 
-pub use pass::{Dropped, MappedRule, map_rule};
+pub use pass::{Dropped, MappedRule, map_rule, map_rule_in};
 
 use serde::Deserialize;
 use sigil_diagnostics::{Code, Diagnostic, Pos, Span};

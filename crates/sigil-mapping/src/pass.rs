@@ -6,6 +6,7 @@ use sigil_ir::{
     AggExpr, Expr, Input, LogSource, Output, Predicate, Query, Rule, Search, Target, Test,
 };
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// A rule whose fields carry the target's names, with the source entry of each log source.
 #[derive(Clone, Debug)]
@@ -54,6 +55,10 @@ struct Pass<'a> {
     sources: BTreeMap<LogSource, SourceMap>,
     errors: Vec<Diagnostic>,
     dropped: Vec<Dropped>,
+    /// Rule name or id → the file it is defined in (for rules embedded as inputs).
+    files: &'a BTreeMap<String, Arc<str>>,
+    /// The file of each embedded input being mapped (`None`: unknown); empty at top level.
+    within: Vec<Option<Arc<str>>>,
 }
 
 fn ls_text(ls: &LogSource) -> String {
@@ -75,10 +80,19 @@ fn ls_text(ls: &LogSource) -> String {
 }
 
 impl Pass<'_> {
+    /// A diagnostic in the file of the node being mapped: an embedded input's spans belong
+    /// to the file that defines it; when that file is unknown, the rule's own start is used
+    /// rather than a position in the wrong file.
     fn diag(&self, code: Code, msg: String, span: Option<Span>) -> Diagnostic {
-        Diagnostic::new(code, msg)
-            .in_file(self.rule.origin.file.clone())
-            .at(span.or(self.rule.origin.span))
+        let (file, span) = match self.within.last() {
+            None => (
+                self.rule.origin.file.clone(),
+                span.or(self.rule.origin.span),
+            ),
+            Some(Some(f)) => (f.clone(), span),
+            Some(None) => (self.rule.origin.file.clone(), self.rule.origin.span),
+        };
+        Diagnostic::new(code, msg).in_file(file).at(span)
     }
 
     /// The source entry of a log source, or an S702 error (reported once per log source).
@@ -190,7 +204,10 @@ impl Pass<'_> {
         keys: &BTreeSet<String>,
         output_only: &BTreeSet<String>,
     ) -> Input {
+        // The input's own query comes from the rule it names, maybe in another file.
+        self.within.push(self.files.get(&i.name).cloned());
         let query = self.query(&i.query);
+        self.within.pop();
         let mut fields = i.fields.clone();
         if let Query::Match(s) = &*i.query
             && let Some(src) = self.sources.get(&s.source).cloned()
@@ -200,6 +217,12 @@ impl Pass<'_> {
             }
             for (k, v) in fields.iter_mut() {
                 let Some(f) = v else { continue };
+                // An alias this query never reads (a nested threshold's output alias, say)
+                // needs no field in the target.
+                if !keys.contains(k) {
+                    *v = None;
+                    continue;
+                }
                 if output_only.contains(k) && src.field(f) == Ok(None) {
                     self.dropped.push(Dropped {
                         key: k.clone(),
@@ -299,12 +322,24 @@ fn output_fields(outputs: &[Output], out: &mut BTreeSet<String>) {
 
 /// Renames a rule's fields to a target's, or explains every field and log source it cannot map.
 pub fn map_rule(rule: &Rule, mapping: &Mapping) -> Result<MappedRule, Vec<Diagnostic>> {
+    map_rule_in(rule, mapping, &BTreeMap::new())
+}
+
+/// [`map_rule`], knowing the file of each rule of the set (by name and id), so problems in
+/// an embedded input are reported in the file that defines it.
+pub fn map_rule_in(
+    rule: &Rule,
+    mapping: &Mapping,
+    files: &BTreeMap<String, Arc<str>>,
+) -> Result<MappedRule, Vec<Diagnostic>> {
     let mut pass = Pass {
         mapping,
         rule,
         sources: BTreeMap::new(),
         errors: Vec::new(),
         dropped: Vec::new(),
+        files,
+        within: Vec::new(),
     };
     let query = pass.query(&rule.query);
     let mut output_fields = BTreeMap::new();
