@@ -88,3 +88,26 @@ fn capability_matrix_of_each_target() {
         );
     }
 }
+
+#[test]
+fn docs_targets_readme_shows_the_current_matrix() {
+    let all: Vec<_> = backends()
+        .into_iter()
+        .map(|b| (b.name(), b.capabilities()))
+        .collect();
+    let full = sigil_backend::matrix(&all);
+    let table = full.split("\n\n").next().unwrap_or_default().trim();
+    let doc = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/targets/README.md"),
+    )
+    .expect("docs/targets/README.md");
+    let start = doc
+        .find("<!-- matrix:start -->")
+        .expect("matrix start marker");
+    let end = doc.find("<!-- matrix:end -->").expect("matrix end marker");
+    let shown = doc[start + "<!-- matrix:start -->".len()..end].trim();
+    assert_eq!(
+        shown, table,
+        "docs/targets/README.md: replace the matrix with `sigil targets`' table"
+    );
+}
