@@ -266,33 +266,40 @@ type Rows = BTreeMap<String, Vec<Json>>;
 /// One table per log source, holding the fixture events of `rules` with the evaluator's
 /// time as `TimeGenerated` and a unique `_sigil_id`; returns the schema and the rows.
 fn tables(rules: &[&Rule]) -> (Schema, Rows) {
-    let mut rows: BTreeMap<String, Vec<Json>> = BTreeMap::new();
+    let mut rows: Rows = BTreeMap::new();
     for r in rules {
-        let mut sources = BTreeSet::new();
-        let mut windows = false;
-        r.query.for_each_search(&mut |s| {
-            sources.insert(passthrough_table(&s.source));
-            windows |= s.source.product.as_deref() == Some("windows");
-        });
         for (case, events) in fixture_events(r) {
-            for (i, e) in events.iter().enumerate() {
-                let mut v = (*e.value).clone();
-                if windows {
-                    flatten_evtx(&mut v);
-                }
-                expand_dotted(&mut v);
-                let Json::Object(o) = &mut v else { continue };
-                if let Some(t) = e.time {
-                    o.insert("TimeGenerated".into(), json!(iso(t)));
-                }
-                o.insert("_sigil_id".into(), json!(format!("{case}#{i}#{}", e.id)));
-                for t in &sources {
-                    rows.entry(t.clone()).or_default().push(v.clone());
-                }
-            }
+            add_rows(&mut rows, r, &events, &format!("{case}#"));
         }
     }
     (schema_of(&rows), rows)
+}
+
+/// Adds `events` as rows of every passthrough table `rule` reads (EVTX flattened for
+/// Windows rules, dotted keys expanded, the evaluator's time as `TimeGenerated`, ids
+/// `<prefix><index>#<event id>`).
+fn add_rows(rows: &mut Rows, rule: &Rule, events: &[sigil_eval::Event], prefix: &str) {
+    let mut sources = BTreeSet::new();
+    let mut windows = false;
+    rule.query.for_each_search(&mut |s| {
+        sources.insert(passthrough_table(&s.source));
+        windows |= s.source.product.as_deref() == Some("windows");
+    });
+    for (i, e) in events.iter().enumerate() {
+        let mut v = (*e.value).clone();
+        if windows {
+            flatten_evtx(&mut v);
+        }
+        expand_dotted(&mut v);
+        let Json::Object(o) = &mut v else { continue };
+        if let Some(t) = e.time {
+            o.insert("TimeGenerated".into(), json!(iso(t)));
+        }
+        o.insert("_sigil_id".into(), json!(format!("{prefix}{i}#{}", e.id)));
+        for t in &sources {
+            rows.entry(t.clone()).or_default().push(v.clone());
+        }
+    }
 }
 
 /// An EVTX-layout event (docs/semantics.md §1.4) as a flat record, as Sentinel's Windows
@@ -960,28 +967,8 @@ fn thresholds_find_the_evaluators_groups_in_duckdb_kql() {
 
 /// The tables of one fixture case.
 fn case_tables(rule: &Rule, events: &[sigil_eval::Event]) -> (Schema, Rows) {
-    let mut sources = BTreeSet::new();
-    let mut windows = false;
-    rule.query.for_each_search(&mut |s| {
-        sources.insert(passthrough_table(&s.source));
-        windows |= s.source.product.as_deref() == Some("windows");
-    });
     let mut rows: Rows = BTreeMap::new();
-    for (i, e) in events.iter().enumerate() {
-        let mut v = (*e.value).clone();
-        if windows {
-            flatten_evtx(&mut v);
-        }
-        expand_dotted(&mut v);
-        let Json::Object(o) = &mut v else { continue };
-        if let Some(t) = e.time {
-            o.insert("TimeGenerated".into(), json!(iso(t)));
-        }
-        o.insert("_sigil_id".into(), json!(format!("{i}#{}", e.id)));
-        for t in &sources {
-            rows.entry(t.clone()).or_default().push(v.clone());
-        }
-    }
+    add_rows(&mut rows, rule, events, "");
     (schema_of(&rows), rows)
 }
 
