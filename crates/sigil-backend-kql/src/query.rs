@@ -270,15 +270,7 @@ impl<'a> Builder<'a> {
                 }
             }
         }
-        let group: Vec<String> = match regroup {
-            Some(keys) => {
-                let mut g: Vec<String> = keys.iter().filter_map(|(_, f)| f.clone()).collect();
-                g.sort();
-                g.dedup();
-                g
-            }
-            None => t.group_by.clone(),
-        };
+        let group = group_keys(t, regroup);
         let mut names: Vec<String> = group.clone();
         for a in &aggs {
             if let Some(f) = &a.field {
@@ -462,15 +454,7 @@ impl<'a> Builder<'a> {
         regroup: Option<&[KeyCol]>,
         cx: &mut Cx,
     ) -> String {
-        let group: Vec<String> = match regroup {
-            Some(keys) => {
-                let mut g: Vec<String> = keys.iter().filter_map(|(_, f)| f.clone()).collect();
-                g.sort();
-                g.dedup();
-                g
-            }
-            None => t.group_by.clone(),
-        };
+        let group = group_keys(t, regroup);
         let inputs: Vec<(&Input, Option<usize>)> = t.inputs.iter().map(|i| (i, None)).collect();
         let mut out = self.union(&inputs, &group, cx);
         out.push_str(&self.key_filter(&group));
@@ -1054,4 +1038,18 @@ fn score(cases: &[sigil_ir::ScoreCase]) -> String {
 fn dedup(v: Vec<String>) -> Vec<String> {
     let mut seen = BTreeSet::new();
     v.into_iter().filter(|x| seen.insert(x.clone())).collect()
+}
+
+/// A threshold's group columns: its own group-by, or (a threshold used as a step of an outer
+/// correlation) the outer keys it is regrouped by, sorted and once each.
+fn group_keys(t: &Threshold, regroup: Option<&[KeyCol]>) -> Vec<String> {
+    match regroup {
+        Some(keys) => {
+            let mut g: Vec<String> = keys.iter().filter_map(|(_, f)| f.clone()).collect();
+            g.sort();
+            g.dedup();
+            g
+        }
+        None => t.group_by.clone(),
+    }
 }

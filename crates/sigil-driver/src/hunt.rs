@@ -492,16 +492,22 @@ impl Hunt<'_> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn progress_counts_bytes_events_and_alerts() {
-        let dir = std::env::temp_dir().join(format!("sigil-progress-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+    /// Writes a one-rule file (`CommandLine|contains: whoami`) into `dir`.
+    fn whoami_rule(dir: &std::path::Path) -> std::path::PathBuf {
+        std::fs::create_dir_all(dir).unwrap();
         let rule = dir.join("r.yml");
         std::fs::write(
             &rule,
             "title: t\nlogsource: {product: windows}\ndetection:\n  s:\n    CommandLine|contains: whoami\n  condition: s\n",
         )
         .unwrap();
+        rule
+    }
+
+    #[test]
+    fn progress_counts_bytes_events_and_alerts() {
+        let dir = std::env::temp_dir().join(format!("sigil-progress-{}", std::process::id()));
+        let rule = whoami_rule(&dir);
         let plain = dir.join("e.ndjson");
         let mut text = String::new();
         for i in 0..1000 {
@@ -554,13 +560,7 @@ mod tests {
     #[test]
     fn stateless_alerts_leave_in_time_order() {
         let dir = std::env::temp_dir().join(format!("sigil-order-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let rule = dir.join("r.yml");
-        std::fs::write(
-            &rule,
-            "title: t\nlogsource: {product: windows}\ndetection:\n  s:\n    CommandLine|contains: whoami\n  condition: s\n",
-        )
-        .unwrap();
+        let rule = whoami_rule(&dir);
         let events = dir.join("e.ndjson");
         std::fs::write(
             &events,
